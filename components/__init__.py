@@ -1,0 +1,1 @@
+"""Pulumi components that take a Yandex Cloud account to a vLLM endpoint on DataSphere."""

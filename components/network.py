@@ -1,0 +1,84 @@
+"""The subnet the DataSphere node runs in, with a way out to Hugging Face.
+
+Either a new VPC network whose subnet routes 0.0.0.0/0 through a NAT gateway (the node
+downloads the model weights at start-up), or an existing subnet that is looked up at
+preview, so that a subnet in the wrong zone fails before anything is created.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_yandex_marketmaker as yandex
+
+from components.settings import ConfigError, ConfigProblem, Settings
+
+
+class Network(pulumi.ComponentResource):
+    subnet_id: pulumi.Output[str]
+    subnet_folder_id: pulumi.Output[str]
+    uses_nat_gateway: bool
+
+    def __init__(self, name: str, settings: Settings, folder_id: pulumi.Input[str],
+                 labels: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vllm-datasphere:index:Network", name, None, opts)
+        if settings.subnet_id:
+            self._use_existing(settings)
+        else:
+            self._create(name, settings, folder_id, labels)
+        self.register_outputs({"subnetId": self.subnet_id})
+
+    def _use_existing(self, settings: Settings) -> None:
+        assert settings.subnet_id is not None
+        invoke = pulumi.InvokeOptions(parent=self)
+        subnet = yandex.get_vpc_subnet(subnet_id=settings.subnet_id, opts=invoke)
+        if subnet.zone != settings.zone:
+            raise ConfigError([ConfigProblem(
+                "subnetId", settings.subnet_id,
+                f"is in {subnet.zone}, but zone is {settings.zone}; node instances must run in the "
+                f"subnet's zone. Fix: pulumi config set zone {subnet.zone}, or pick a subnet in "
+                f"{settings.zone}",
+            )])
+        self.subnet_id = pulumi.Output.from_input(settings.subnet_id)
+        self.subnet_folder_id = pulumi.Output.from_input(subnet.folder_id)
+        self.uses_nat_gateway = False
+        if subnet.route_table_id:
+            table = yandex.get_vpc_route_table(route_table_id=subnet.route_table_id, opts=invoke)
+            self.uses_nat_gateway = any(route.gateway_id for route in table.static_routes)
+
+    def _create(self, name: str, settings: Settings, folder_id: pulumi.Input[str],
+                labels: dict[str, str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        network = yandex.VpcNetwork(name, folder_id=folder_id, name=name, labels=labels, opts=child)
+        gateway = yandex.VpcGateway(
+            f"{name}-nat",
+            folder_id=folder_id,
+            name=f"{name}-nat",
+            labels=labels,
+            shared_egress_gateway=yandex.VpcGatewaySharedEgressGatewayArgs(),
+            opts=child,
+        )
+        routes = yandex.VpcRouteTable(
+            f"{name}-egress",
+            folder_id=folder_id,
+            network_id=network.id,
+            name=f"{name}-egress",
+            labels=labels,
+            static_routes=[yandex.VpcRouteTableStaticRouteArgs(
+                destination_prefix="0.0.0.0/0", gateway_id=gateway.id,
+            )],
+            opts=child,
+        )
+        subnet = yandex.VpcSubnet(
+            f"{name}-{settings.zone}",
+            folder_id=folder_id,
+            network_id=network.id,
+            zone=settings.zone,
+            v4_cidr_blocks=[settings.subnet_cidr],
+            route_table_id=routes.id,
+            name=f"{name}-{settings.zone}",
+            labels=labels,
+            opts=child,
+        )
+        self.subnet_id = subnet.id
+        self.subnet_folder_id = pulumi.Output.from_input(folder_id)
+        self.uses_nat_gateway = True

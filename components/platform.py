@@ -1,0 +1,104 @@
+"""Facts about Yandex Cloud, DataSphere and vLLM that the stack depends on.
+
+Each fact is stated once here, with its source, so that a change on the platform side
+is a change to one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Source: DataSphere docs, datasphere/concepts/configurations.
+V100 = "NVIDIA V100 32 GB"
+A100 = "NVIDIA A100 80 GB"
+A100_MIG = "NVIDIA A100 MIG 1g (1/8 of an A100)"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A DataSphere compute configuration (`instanceSpec`)."""
+
+    name: str
+    gpu: str | None
+    gpu_count: int
+    gpu_memory_gib: float
+    compute_capability: tuple[int, int] | None
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu is not None
+
+    @property
+    def supports_bfloat16(self) -> bool:
+        # bfloat16 needs compute capability 8.0 (Ampere); V100 is 7.0.
+        return self.compute_capability is not None and self.compute_capability >= (8, 0)
+
+
+def _gpu(name: str, gpu: str, count: int, memory: float, cc: tuple[int, int]) -> Configuration:
+    return Configuration(name, gpu, count, memory, cc)
+
+
+def _cpu(name: str) -> Configuration:
+    return Configuration(name, None, 0, 0.0, None)
+
+
+# Source: DataSphere docs, datasphere/concepts/configurations (see ../shared/platform-facts.md).
+CONFIGURATIONS: dict[str, Configuration] = {
+    c.name: c
+    for c in (
+        _cpu("c1.4"),
+        _cpu("c1.8"),
+        _cpu("c1.32"),
+        _cpu("c1.80"),
+        _gpu("g1.1", V100, 1, 32, (7, 0)),
+        _gpu("g1.2", V100, 2, 32, (7, 0)),
+        _gpu("g1.4", V100, 4, 32, (7, 0)),
+        _gpu("g2.mig", A100_MIG, 1, 10, (8, 0)),
+        _gpu("g2.1", A100, 1, 80, (8, 0)),
+        _gpu("g2.2", A100, 2, 80, (8, 0)),
+        _gpu("g2.4", A100, 4, 80, (8, 0)),
+        _gpu("g2.8", A100, 8, 80, (8, 0)),
+    )
+}
+
+GPU_CONFIGURATIONS: tuple[str, ...] = tuple(n for n, c in CONFIGURATIONS.items() if c.has_gpu)
+
+# Source: Yandex Cloud docs, overview/concepts/geo-scope (ru-central1-c is retired).
+ZONES: tuple[str, ...] = ("ru-central1-a", "ru-central1-b", "ru-central1-d")
+
+# Source: Container Registry docs, container-registry/operations/authentication:
+# an authorized key authenticates as user `json_key` with the key JSON as password.
+REGISTRY_HOST = "cr.yandex"
+REGISTRY_USERNAME = "json_key"
+
+# Source: ../shared/platform-facts.md, "Roles (least privilege)".
+ROLE_IMAGE_PULLER = "container-registry.images.puller"
+ROLE_IMAGE_PUSHER = "container-registry.images.pusher"
+ROLE_VPC_USER = "vpc.user"
+ROLE_VPC_GATEWAYS_USER = "vpc.gateways.user"
+
+# Source: vLLM docs, the OpenAI-compatible server listens on 8000 in `vllm/vllm-openai`.
+VLLM_PORT = 8000
+OFFICIAL_VLLM_REPOSITORY = "vllm/vllm-openai"
+DEFAULT_VLLM_IMAGE = f"{OFFICIAL_VLLM_REPOSITORY}:v0.33.0"
+
+# Official images from v0.9.0 on ship PyTorch builds for CUDA 12.8 and later, which have no
+# sm_70 (Volta) kernels, so they cannot run on V100. Sources: vllm-project/vllm issue 18818
+# (v0.9.0 image, PyTorch 2.7.0+cu128 without sm70) and pull request 39878 (default CUDA 13.0).
+FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA: tuple[int, int, int] = (0, 9, 0)
+
+# Source: vLLM v0.33.0, vllm/config/model.py (ModelDType).
+DTYPES: tuple[str, ...] = ("auto", "half", "float16", "bfloat16", "float", "float32")
+
+# Minimum compute capability of each quantization method, as (major, minor).
+# Source: vLLM v0.33.0, vllm/model_executor/layers/quantization/*: get_min_capability().
+QUANTIZATION_MIN_CAPABILITY: dict[str, tuple[int, int]] = {
+    "awq": (7, 5),
+    "awq_marlin": (7, 5),
+    "gptq": (6, 0),
+    "gptq_marlin": (6, 0),
+    "fp8": (7, 5),
+    "compressed-tensors": (7, 0),
+    "moe_wna16": (7, 0),
+    "experts_int8": (8, 0),
+}

@@ -1,0 +1,303 @@
+"""The stack's configuration as a typed, validated model.
+
+`parse_settings` turns the raw config strings into `Settings` or raises one `ConfigError`
+that lists every bad key with its value and the fix. It knows nothing of Pulumi resources,
+so it runs (and is tested) before anything is created.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pulumi
+
+from components import platform
+
+NAMESPACE = "vllm-datasphere"
+
+RawConfig = Mapping[str, str | None]
+T = TypeVar("T")
+
+_HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
+_CLOUD_ID = re.compile(r"^[a-z][a-z0-9]{19}$")
+_RESOURCE_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_IMAGE_REF = re.compile(
+    r"^(?P<repo>[a-z0-9][a-z0-9._/-]*[a-z0-9](?::[0-9]+/[a-z0-9._/-]+)?)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+_RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
+
+# Flags the stack sets itself; letting extraVllmArgs repeat them would silently override
+# what the config (or the DataSphere node) relies on.
+MANAGED_FLAGS: dict[str, str] = {
+    "--model": "model",
+    "--served-model-name": "servedModelName",
+    "--quantization": "quantization",
+    "--dtype": "dtype",
+    "--max-model-len": "maxModelLen",
+    "--gpu-memory-utilization": "gpuMemoryUtilization",
+    "--tensor-parallel-size": "instanceSpec (it follows the GPU count)",
+    "--host": "nothing: the node's endpoint needs 0.0.0.0",
+    "--port": "nothing: the node's endpoint is port 8000",
+}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    key: str
+    value: object
+    message: str
+
+    def __str__(self) -> str:
+        return f"{NAMESPACE}:{self.key} = {self.value!r}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """Raised with every invalid config value at once; the engine shows it without a traceback."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str
+    served_model_name: str
+    quantization: str | None
+    dtype: str
+    max_model_len: int | None
+    gpu_memory_utilization: float
+    extra_vllm_args: tuple[str, ...]
+    vllm_image: str
+    instance_spec: str
+    zone: str
+    instance_count: int
+    folder_id: str | None
+    folder_name: str
+    subnet_id: str | None
+    subnet_cidr: str
+    datasphere_project_id: str
+    cloud_id: str | None
+
+    @property
+    def configuration(self) -> platform.Configuration:
+        return platform.CONFIGURATIONS[self.instance_spec]
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        return self.configuration.gpu_count
+
+
+class _Parser:
+    """Collects problems instead of stopping at the first, so one preview shows them all."""
+
+    def __init__(self, raw: RawConfig) -> None:
+        self.raw = raw
+        self.problems: list[ConfigProblem] = []
+
+    def fail(self, key: str, value: object, message: str) -> None:
+        self.problems.append(ConfigProblem(key, value, message))
+
+    def text(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def required(self, key: str, hint: str) -> str:
+        value = self.text(key)
+        if value is None:
+            self.fail(key, self.raw.get(key), f"is required. Fix: pulumi config set {key} {hint}")
+            return ""
+        return value
+
+    def number(self, key: str, convert: Callable[[str], T], valid: Callable[[T], bool],
+               allowed: str, default: T) -> T:
+        value = self.text(key)
+        if value is None:
+            return default
+        try:
+            number = convert(value)
+        except ValueError:
+            number = None
+        if number is None or not valid(number):
+            self.fail(key, value, f"must be {allowed}")
+            return default
+        return number
+
+    def one_of(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(key) or default
+        if value not in allowed:
+            self.fail(key, value, f"is not one of: {', '.join(allowed)}")
+            return default
+        return value
+
+    def cloud_id(self, key: str, required_hint: str | None = None) -> str | None:
+        value = self.required(key, required_hint) if required_hint else self.text(key)
+        if value and not _CLOUD_ID.match(value):
+            self.fail(key, value, "is not a Yandex Cloud ID (20 characters: a lowercase letter, "
+                      "then lowercase letters and digits). Copy it from `yc resource-manager "
+                      "folder list`, `yc vpc subnet list` or the DataSphere project page")
+        return value
+
+
+def _parse_string_list(parser: _Parser, key: str) -> tuple[str, ...]:
+    value = parser.text(key)
+    if value is None:
+        return ()
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        parser.fail(key, value, 'must be a list of strings, e.g. ["--enable-prefix-caching"]. '
+                    f"Fix: pulumi config set --path '{key}[0]' --enable-prefix-caching")
+        return ()
+    for item in items:
+        flag = item.split("=", 1)[0]
+        if flag in MANAGED_FLAGS:
+            parser.fail(key, item, f"sets {flag}, which the stack manages; use {MANAGED_FLAGS[flag]}")
+    return tuple(items)
+
+
+def _check_image(parser: _Parser, image: str, configuration: platform.Configuration) -> None:
+    match = _IMAGE_REF.match(image)
+    if not match or not (match["tag"] or match["digest"]):
+        parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest, e.g. "
+                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        return
+    if match["tag"] == "latest" and not match["digest"]:
+        parser.fail("vllmImage", image, "`latest` moves under you; pin a release tag such as "
+                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        return
+    release = _RELEASE_TAG.match(match["tag"] or "")
+    if (
+        configuration.compute_capability == (7, 0)
+        and match["repo"] == platform.OFFICIAL_VLLM_REPOSITORY
+        and release
+        and tuple(int(part) for part in release.groups())
+        >= platform.FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA
+    ):
+        parser.fail("vllmImage", image, "official vLLM images from v0.9.0 on have no kernels for "
+                    "V100 (compute capability 7.0). Fix: use a g2.* configuration, or set vllmImage "
+                    "to an image built for sm_70 (CUDA 12.6 or older)")
+
+
+def _check_precision(parser: _Parser, settings: Settings) -> None:
+    configuration = settings.configuration
+    if settings.dtype == "bfloat16" and not configuration.supports_bfloat16:
+        parser.fail("dtype", settings.dtype, f"{configuration.gpu} has no bfloat16. "
+                    "Fix: pulumi config set dtype half (or auto, which becomes half here)")
+    if settings.quantization is not None:
+        needed = platform.QUANTIZATION_MIN_CAPABILITY[settings.quantization]
+        have = configuration.compute_capability
+        if have is not None and have < needed:
+            parser.fail("quantization", settings.quantization,
+                        f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
+                        f"has {have[0]}.{have[1]}. Fix: use a g2.* configuration or another method")
+
+
+def _check_network(parser: _Parser, cidr: str) -> None:
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError:
+        parser.fail("subnetCidr", cidr, "is not an IPv4 network such as 10.130.0.0/24")
+        return
+    if not network.is_private or not 16 <= network.prefixlen <= 28:
+        parser.fail("subnetCidr", cidr, "must be a private range (RFC 1918) from /16 to /28, "
+                    "e.g. 10.130.0.0/24")
+
+
+def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None) -> Settings:
+    """Validate raw config strings (`Pulumi.yaml` defaults already applied) into `Settings`."""
+    p = _Parser(raw)
+    model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
+    if model and not _HF_MODEL_ID.match(model):
+        p.fail("model", model, "is not a Hugging Face model id such as Qwen/Qwen2.5-7B-Instruct")
+    served = p.text("servedModelName") or model
+    if re.search(r"\s", served):
+        p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`")
+
+    instance_spec = p.one_of("instanceSpec", tuple(platform.CONFIGURATIONS), "g2.1")
+    configuration = platform.CONFIGURATIONS[instance_spec]
+    if not configuration.has_gpu:
+        p.fail("instanceSpec", instance_spec, "is a CPU configuration; the vLLM image needs a GPU. "
+               f"Allowed: {', '.join(platform.GPU_CONFIGURATIONS)}")
+        configuration = platform.CONFIGURATIONS["g2.1"]
+
+    quantization = p.text("quantization")
+    if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
+        p.fail("quantization", quantization,
+               f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}")
+        quantization = None
+    dtype = p.one_of("dtype", platform.DTYPES, "auto")
+    if dtype == "auto" and not configuration.supports_bfloat16:
+        dtype = "half"
+
+    folder_id = p.cloud_id("folderId")
+    folder_name = p.text("folderName")
+    if folder_id and folder_name:
+        p.fail("folderName", folder_name, "conflicts with folderId: set one. Fix: pulumi config "
+               "rm folderName (to use the folder), or pulumi config rm folderId (to create one)")
+    folder_name = folder_name or f"vllm-{stack}".lower()
+    if not folder_id:
+        if not _RESOURCE_NAME.match(folder_name):
+            p.fail("folderName", folder_name, "must be 1-63 lowercase letters, digits and hyphens, "
+                   "starting with a letter")
+        if not cloud_id:
+            p.fail("folderId", None, "is unset, so a folder will be created, which needs "
+                   "yandex:cloudId. Fix: pulumi config set yandex:cloudId <cloud id>, or "
+                   "pulumi config set folderId <existing folder id>")
+
+    settings = Settings(
+        model=model,
+        served_model_name=served,
+        quantization=quantization,
+        dtype=dtype,
+        max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
+                               "a whole number of tokens, e.g. 8192 (0: the model's own)", 0) or None,
+        gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
+                                        "a fraction above 0 and at most 1, e.g. 0.9", 0.9),
+        extra_vllm_args=_parse_string_list(p, "extraVllmArgs"),
+        vllm_image=p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE,
+        instance_spec=configuration.name,
+        zone=p.one_of("zone", platform.ZONES, platform.ZONES[0]),
+        instance_count=p.number("instanceCount", int, lambda n: n >= 1,
+                                "a whole number of instances, at least 1", 1),
+        folder_id=folder_id,
+        folder_name=folder_name,
+        subnet_id=p.cloud_id("subnetId"),
+        subnet_cidr=p.text("subnetCidr") or "10.130.0.0/24",
+        datasphere_project_id=p.cloud_id("datasphereProjectId", "<project id from DataSphere>") or "",
+        cloud_id=cloud_id,
+    )
+    _check_image(p, settings.vllm_image, configuration)
+    _check_precision(p, settings)
+    _check_network(p, settings.subnet_cidr)
+    if p.problems:
+        raise ConfigError(p.problems)
+    return settings
+
+
+CONFIG_KEYS: tuple[str, ...] = (
+    "model", "servedModelName", "quantization", "dtype", "maxModelLen", "gpuMemoryUtilization",
+    "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
+    "folderName", "subnetId", "subnetCidr", "datasphereProjectId",
+)
+
+
+def read_settings() -> Settings:
+    """Read the current stack's config through Pulumi and validate it."""
+    config = pulumi.Config(NAMESPACE)
+    raw = {key: config.get(key) for key in CONFIG_KEYS}
+    return parse_settings(raw, stack=pulumi.get_stack(),
+                          cloud_id=pulumi.Config("yandex").get("cloudId"))

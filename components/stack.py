@@ -1,0 +1,77 @@
+"""The top component: config in, everything a DataSphere node needs out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+from components.folder import Folder
+from components.identity import Identity
+from components.image import Image
+from components.network import Network
+from components.registry import Registry
+from components.settings import Settings
+
+
+@dataclass(frozen=True)
+class NodeFoundation:
+    """What the DataSphere part (project settings, secret, node, alias) is built on."""
+
+    folder_id: pulumi.Output[str]
+    subnet_id: pulumi.Output[str]
+    service_account_id: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
+    registry_key_json: pulumi.Output[str]
+    image_ref: pulumi.Output[str]
+
+
+def stack_slug(stack: str) -> str:
+    """The stack name as Yandex accepts it in names and labels: lowercase, digits and `-`."""
+    return re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:30] or "stack"
+
+
+def resource_labels(stack: str) -> dict[str, str]:
+    return {"managed-by": "pulumi", "project": "vllm-datasphere", "stack": stack_slug(stack)}
+
+
+class VllmDatasphere(pulumi.ComponentResource):
+    foundation: NodeFoundation
+
+    def __init__(self, name: str, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = resource_labels(pulumi.get_stack())
+        # Names are unique per folder, and folderId may point at a shared one: suffix the stack.
+        base = f"{name}-{labels['stack']}"
+
+        folder = Folder(f"{base}-folder", settings, labels, opts=child)
+        network = Network(base, settings, folder.folder_id, labels, opts=child)
+        registry = Registry(base, folder.folder_id, labels, opts=child)
+        identity = Identity(base, folder.folder_id, registry.registry_id,
+                            network.subnet_folder_id, network.uses_nat_gateway, opts=child)
+        image = Image(base, settings, registry.repository, identity.key_json,
+                      push_after=[identity.pusher], opts=child)
+
+        self.foundation = NodeFoundation(
+            folder_id=folder.folder_id,
+            subnet_id=network.subnet_id,
+            service_account_id=identity.service_account_id,
+            registry_id=registry.registry_id,
+            registry_key_json=identity.key_json,
+            image_ref=image.image_ref,
+        )
+        self.register_outputs(self.outputs())
+
+    def outputs(self) -> dict[str, pulumi.Output[str]]:
+        """The stack outputs; secrets such as the key stay out of them."""
+        f = self.foundation
+        return {
+            "folderId": f.folder_id,
+            "subnetId": f.subnet_id,
+            "serviceAccountId": f.service_account_id,
+            "registryId": f.registry_id,
+            "imageRef": f.image_ref,
+        }

@@ -1,0 +1,35 @@
+"""The `vllm serve` arguments baked into the image.
+
+A DataSphere node cannot pass container arguments, so everything the server needs is
+decided here at build time and written into the image (see docker/serve.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from components import platform
+from components.settings import Settings
+
+
+def serve_args(settings: Settings) -> list[str]:
+    """The arguments after `vllm serve`, in a stable order so that the image only changes with them."""
+    args = [
+        settings.model,
+        "--served-model-name", settings.served_model_name,
+        "--host", "0.0.0.0",
+        "--port", str(platform.VLLM_PORT),
+        "--tensor-parallel-size", str(settings.tensor_parallel_size),
+        "--dtype", settings.dtype,
+        "--gpu-memory-utilization", f"{settings.gpu_memory_utilization:g}",
+    ]
+    if settings.quantization is not None:
+        args += ["--quantization", settings.quantization]
+    if settings.max_model_len is not None:
+        args += ["--max-model-len", str(settings.max_model_len)]
+    return args + list(settings.extra_vllm_args)
+
+
+def serve_args_json(settings: Settings) -> str:
+    """The build argument the Dockerfile writes to the image: a JSON list of strings."""
+    return json.dumps(serve_args(settings), separators=(",", ":"))
