@@ -7,10 +7,38 @@ preview, so that a subnet in the wrong zone fails before anything is created.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_yandex_marketmaker as yandex
 
 from components.settings import ConfigError, ConfigProblem, Settings
+
+
+@dataclass(frozen=True)
+class ExistingSubnet:
+    subnet_id: str
+    folder_id: str
+    uses_nat_gateway: bool
+
+
+def find_subnet(settings: Settings) -> ExistingSubnet | None:
+    """Look up `subnetId` before any resource is registered, so a wrong zone creates nothing."""
+    if not settings.subnet_id:
+        return None
+    subnet = yandex.get_vpc_subnet(subnet_id=settings.subnet_id)
+    if subnet.zone != settings.zone:
+        raise ConfigError([ConfigProblem(
+            "subnetId", settings.subnet_id,
+            f"is in {subnet.zone}, but zone is {settings.zone}; node instances must run in the "
+            f"subnet's zone. Fix: pulumi config set zone {subnet.zone}, or pick a subnet in "
+            f"{settings.zone}",
+        )])
+    uses_nat_gateway = False
+    if subnet.route_table_id:
+        table = yandex.get_vpc_route_table(route_table_id=subnet.route_table_id)
+        uses_nat_gateway = any(route.gateway_id for route in table.static_routes)
+    return ExistingSubnet(settings.subnet_id, subnet.folder_id, uses_nat_gateway)
 
 
 class Network(pulumi.ComponentResource):
@@ -18,32 +46,17 @@ class Network(pulumi.ComponentResource):
     subnet_folder_id: pulumi.Output[str]
     uses_nat_gateway: bool
 
-    def __init__(self, name: str, settings: Settings, folder_id: pulumi.Input[str],
-                 labels: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, settings: Settings, existing: ExistingSubnet | None,
+                 folder_id: pulumi.Input[str], labels: dict[str, str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Network", name, None, opts)
-        if settings.subnet_id:
-            self._use_existing(settings)
+        if existing:
+            self.subnet_id = pulumi.Output.from_input(existing.subnet_id)
+            self.subnet_folder_id = pulumi.Output.from_input(existing.folder_id)
+            self.uses_nat_gateway = existing.uses_nat_gateway
         else:
             self._create(name, settings, folder_id, labels)
         self.register_outputs({"subnetId": self.subnet_id})
-
-    def _use_existing(self, settings: Settings) -> None:
-        assert settings.subnet_id is not None
-        invoke = pulumi.InvokeOptions(parent=self)
-        subnet = yandex.get_vpc_subnet(subnet_id=settings.subnet_id, opts=invoke)
-        if subnet.zone != settings.zone:
-            raise ConfigError([ConfigProblem(
-                "subnetId", settings.subnet_id,
-                f"is in {subnet.zone}, but zone is {settings.zone}; node instances must run in the "
-                f"subnet's zone. Fix: pulumi config set zone {subnet.zone}, or pick a subnet in "
-                f"{settings.zone}",
-            )])
-        self.subnet_id = pulumi.Output.from_input(settings.subnet_id)
-        self.subnet_folder_id = pulumi.Output.from_input(subnet.folder_id)
-        self.uses_nat_gateway = False
-        if subnet.route_table_id:
-            table = yandex.get_vpc_route_table(route_table_id=subnet.route_table_id, opts=invoke)
-            self.uses_nat_gateway = any(route.gateway_id for route in table.static_routes)
 
     def _create(self, name: str, settings: Settings, folder_id: pulumi.Input[str],
                 labels: dict[str, str]) -> None:

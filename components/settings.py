@@ -49,6 +49,11 @@ MANAGED_FLAGS: dict[str, str] = {
 }
 
 
+def stack_slug(stack: str) -> str:
+    """The stack name as Yandex accepts it in names and labels: lowercase, digits and `-`."""
+    return re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:30] or "stack"
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     key: str
@@ -248,7 +253,7 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None) -> Setti
     if folder_id and folder_name:
         p.fail("folderName", folder_name, "conflicts with folderId: set one. Fix: pulumi config "
                "rm folderName (to use the folder), or pulumi config rm folderId (to create one)")
-    folder_name = folder_name or f"vllm-{stack}".lower()
+    folder_name = folder_name or f"vllm-{stack_slug(stack)}"
     if not folder_id:
         if not _RESOURCE_NAME.match(folder_name):
             p.fail("folderName", folder_name, "must be 1-63 lowercase letters, digits and hyphens, "

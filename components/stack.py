@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -10,9 +9,9 @@ import pulumi
 from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
-from components.network import Network
+from components.network import Network, find_subnet
 from components.registry import Registry
-from components.settings import Settings
+from components.settings import Settings, stack_slug
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,6 @@ class NodeFoundation:
     registry_id: pulumi.Output[str]
     registry_key_json: pulumi.Output[str]
     image_ref: pulumi.Output[str]
-
-
-def stack_slug(stack: str) -> str:
-    """The stack name as Yandex accepts it in names and labels: lowercase, digits and `-`."""
-    return re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:30] or "stack"
 
 
 def resource_labels(stack: str) -> dict[str, str]:
@@ -47,8 +41,9 @@ class VllmDatasphere(pulumi.ComponentResource):
         # Names are unique per folder, and folderId may point at a shared one: suffix the stack.
         base = f"{name}-{labels['stack']}"
 
+        existing_subnet = find_subnet(settings)
         folder = Folder(f"{base}-folder", settings, labels, opts=child)
-        network = Network(base, settings, folder.folder_id, labels, opts=child)
+        network = Network(base, settings, existing_subnet, folder.folder_id, labels, opts=child)
         registry = Registry(base, folder.folder_id, labels, opts=child)
         identity = Identity(base, folder.folder_id, registry.registry_id,
                             network.subnet_folder_id, network.uses_nat_gateway, opts=child)

@@ -1,0 +1,192 @@
+"""Runs `__main__.py` under `pulumi.runtime.set_mocks` and records what it registers.
+
+The config is assembled the way the engine does it: `Pulumi.yaml` defaults first, then the
+stack's values. Every RegisterResource request is kept with its parent, dependencies and raw
+(still secret-wrapped) inputs, so tests can check secrecy as the engine would see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "vllm-datasphere"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+FAKE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL\n-----END PRIVATE KEY-----\n"
+FAKE_PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nFAKE-PUBLIC\n-----END PUBLIC KEY-----\n"
+BASE_CONFIG = {
+    "yandex:cloudId": "b1gcloud000000000000",
+    f"{PROJECT}:model": "Qwen/Qwen2.5-7B-Instruct",
+    f"{PROJECT}:datasphereProjectId": "bt1project0000000000",
+}
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: Any
+
+
+def unwrap(raw: Any) -> Any:
+    """Raw protobuf-JSON inputs with secrets as `Secret(...)`, the rest plain."""
+    if isinstance(raw, dict):
+        if raw.get(rpc._special_sig_key) == SECRET_SIG:
+            return Secret(unwrap(raw["value"]))
+        return {k: unwrap(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [unwrap(v) for v in raw]
+    return raw
+
+
+def plain_strings(value: Any) -> list[str]:
+    """Every string reachable without opening a `Secret`."""
+    if isinstance(value, Secret):
+        return []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in plain_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in plain_strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    dependencies: list[str]
+    additional_secret_outputs: list[str]
+    inputs: dict[str, Any]
+
+
+def fake_id(type_: str, name: str) -> str:
+    return "e" + hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:19]
+
+
+class FakeYandex(pulumi.runtime.Mocks):
+    """Outputs shaped like the providers' (ids, key material, the pushed image's digest)."""
+
+    def __init__(self, subnets: dict[str, dict[str, Any]], route_tables: dict[str, dict[str, Any]]):
+        self.subnets = subnets
+        self.route_tables = route_tables
+        self.calls: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:
+            return None, {}
+        id_ = fake_id(args.typ, args.name)
+        outputs = dict(args.inputs)
+        if args.typ == "yandex:index/iamServiceAccountKey:IamServiceAccountKey":
+            outputs |= {"publicKey": FAKE_PUBLIC_KEY, "privateKey": FAKE_PRIVATE_KEY,
+                        "createdAt": "2026-11-28T05:00:00Z", "keyAlgorithm": "RSA_2048"}
+        if args.typ == "docker:index/image:Image":
+            repository = args.inputs["imageName"].rsplit(":", 1)[0]
+            digest = hashlib.sha256(json.dumps(args.inputs["build"], sort_keys=True).encode())
+            outputs["repoDigest"] = f"{repository}@sha256:{digest.hexdigest()}"
+        return id_, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.calls.append(args.token)
+        if args.token == "yandex:index/getVpcSubnet:getVpcSubnet":
+            return self.subnets[args.args["subnetId"]]
+        if args.token == "yandex:index/getVpcRouteTable:getVpcRouteTable":
+            return self.route_tables[args.args["routeTableId"]]
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, fake: FakeYandex) -> None:
+        super().__init__(fake)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(Registration(
+                urn=self.make_urn(request.parent, request.type, request.name),
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                dependencies=list(request.dependencies),
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                inputs=unwrap(json_format.MessageToDict(request.object)),
+            ))
+        return super().RegisterResource(request)
+
+
+@dataclass
+class ProgramRun:
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    calls: list[str]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def one(self, type_: str) -> Registration:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, got {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.registrations if r.urn == urn)
+
+
+def project_defaults() -> dict[str, str]:
+    """Pulumi.yaml defaults as the engine passes them: strings, arrays as JSON."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    defaults = {}
+    for key, spec in declared.items():
+        if "default" in spec:
+            value = spec["default"]
+            defaults[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return defaults
+
+
+def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
+                subnets: dict[str, dict[str, Any]] | None = None,
+                route_tables: dict[str, dict[str, Any]] | None = None) -> ProgramRun:
+    merged = project_defaults() | BASE_CONFIG
+    for key, value in (config or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value if isinstance(value, str) else json.dumps(value)
+    pulumi.runtime.set_all_config(merged)
+
+    fake = FakeYandex(subnets or {}, route_tables or {})
+    monitor = RecordingMonitor(fake)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(fake, project=PROJECT, stack="dev", preview=preview, monitor=monitor)
+    result: dict[str, Any] = {}
+
+    def program() -> pulumi.Output[Any]:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        exported = settings.get_root_resource().outputs
+
+        async def resolve() -> None:
+            for name, value in exported.items():
+                output = pulumi.Output.from_input(value)
+                result[name] = (await output.future(with_unknowns=True), await output.is_secret())
+
+        return pulumi.Output.from_input(resolve())
+
+    pulumi.runtime.test(program)()
+    return ProgramRun(
+        registrations=monitor.registrations,
+        outputs={name: value for name, (value, _) in result.items()},
+        secret_outputs={name for name, (_, secret) in result.items() if secret},
+        calls=fake.calls,
+    )

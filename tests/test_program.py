@@ -1,0 +1,227 @@
+"""The whole program under mocks: what it registers, under which parent, with which values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import ConfigError, parse_settings
+from components.vllm_command import serve_args_json
+from tests.program import (
+    FAKE_PRIVATE_KEY,
+    PROJECT,
+    ProgramRun,
+    Registration,
+    Secret,
+    fake_id,
+    plain_strings,
+    run_program,
+)
+
+Y = "yandex:index/"
+FOLDER = f"{Y}resourcemanagerFolder:ResourcemanagerFolder"
+NETWORK = f"{Y}vpcNetwork:VpcNetwork"
+GATEWAY = f"{Y}vpcGateway:VpcGateway"
+ROUTES = f"{Y}vpcRouteTable:VpcRouteTable"
+SUBNET = f"{Y}vpcSubnet:VpcSubnet"
+ACCOUNT = f"{Y}iamServiceAccount:IamServiceAccount"
+KEY = f"{Y}iamServiceAccountKey:IamServiceAccountKey"
+REGISTRY = f"{Y}containerRegistry:ContainerRegistry"
+REGISTRY_BINDING = f"{Y}containerRegistryIamBinding:ContainerRegistryIamBinding"
+FOLDER_MEMBER = f"{Y}resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember"
+IMAGE = "docker:index/image:Image"
+COMPONENT = "vllm-datasphere:index:"
+
+EXISTING_SUBNET = "e2lsubnet00000000000"
+SUBNET_FOLDER = "b1gnetfolder00000000"
+
+
+def parent_type(run: ProgramRun, registration: Registration) -> str:
+    return run.by_urn(registration.parent).type if registration.parent.count("$") else "root"
+
+
+def test_every_resource_and_its_parent(default_run: ProgramRun) -> None:
+    parents = {(r.type, parent_type(default_run, r)) for r in default_run.registrations}
+    top = f"{COMPONENT}VllmDatasphere"
+    assert parents == {
+        (top, "root"),
+        (f"{COMPONENT}Folder", top), (f"{COMPONENT}Network", top), (f"{COMPONENT}Registry", top),
+        (f"{COMPONENT}Identity", top), (f"{COMPONENT}Image", top),
+        (FOLDER, f"{COMPONENT}Folder"),
+        (NETWORK, f"{COMPONENT}Network"), (GATEWAY, f"{COMPONENT}Network"),
+        (ROUTES, f"{COMPONENT}Network"), (SUBNET, f"{COMPONENT}Network"),
+        (REGISTRY, f"{COMPONENT}Registry"),
+        (ACCOUNT, f"{COMPONENT}Identity"), (KEY, f"{COMPONENT}Identity"),
+        (REGISTRY_BINDING, f"{COMPONENT}Identity"), (FOLDER_MEMBER, f"{COMPONENT}Identity"),
+        (IMAGE, f"{COMPONENT}Image"),
+    }
+    assert len(default_run.registrations) == 19
+
+
+def test_folder_is_created_in_the_cloud(default_run: ProgramRun) -> None:
+    folder = default_run.one(FOLDER)
+    assert folder.inputs["cloudId"] == "b1gcloud000000000000"
+    assert folder.inputs["name"] == "vllm-dev"
+    assert default_run.outputs["folderId"] == default_run.one(ACCOUNT).inputs["folderId"]
+
+
+def test_subnet_routes_everything_through_the_nat_gateway(default_run: ProgramRun) -> None:
+    routes = default_run.one(ROUTES)
+    subnet = default_run.one(SUBNET)
+    gateway = default_run.one(GATEWAY)
+    assert gateway.inputs["sharedEgressGateway"] == {}
+    assert routes.inputs["staticRoutes"] == [
+        {"destinationPrefix": "0.0.0.0/0", "gatewayId": fake_id(GATEWAY, gateway.name)}
+    ]
+    assert subnet.inputs["routeTableId"] == fake_id(ROUTES, routes.name)
+    assert subnet.inputs["zone"] == "ru-central1-a"
+    assert subnet.inputs["v4CidrBlocks"] == ["10.130.0.0/24"]
+    assert default_run.outputs["subnetId"] == fake_id(SUBNET, subnet.name)
+
+
+def test_roles_are_granted_on_the_narrowest_scope(default_run: ProgramRun) -> None:
+    account_id = default_run.outputs["serviceAccountId"]
+    member = f"serviceAccount:{account_id}"
+    registry_roles = {
+        (b.inputs["role"], b.inputs["registryId"], tuple(b.inputs["members"]))
+        for b in default_run.of_type(REGISTRY_BINDING)
+    }
+    registry_id = default_run.outputs["registryId"]
+    assert registry_roles == {
+        ("container-registry.images.puller", registry_id, (member,)),
+        ("container-registry.images.pusher", registry_id, (member,)),
+    }
+    folder_roles = {(m.inputs["role"], m.inputs["folderId"], m.inputs["member"])
+                    for m in default_run.of_type(FOLDER_MEMBER)}
+    folder_id = default_run.outputs["folderId"]
+    assert folder_roles == {
+        ("vpc.user", folder_id, member),
+        ("vpc.gateways.user", folder_id, member),
+    }
+
+
+def test_image_is_built_for_amd64_and_pushed_with_the_key(default_run: ProgramRun) -> None:
+    image = default_run.one(IMAGE)
+    registry_id = default_run.outputs["registryId"]
+    assert image.inputs["imageName"] == f"cr.yandex/{registry_id}/vllm:qwen-qwen2.5-7b-instruct"
+    assert image.inputs["build"]["platform"] == "linux/amd64"
+    assert image.inputs["build"]["context"] == "docker"
+    assert image.inputs["build"]["dockerfile"] == "docker/Dockerfile"
+    assert image.inputs["buildOnPreview"] is False
+    assert image.inputs["registry"]["server"] == "cr.yandex"
+    assert image.inputs["registry"]["username"] == "json_key"
+    password = image.inputs["registry"]["password"]
+    assert isinstance(password, Secret)
+    assert json.loads(password.value)["private_key"] == FAKE_PRIVATE_KEY
+
+
+def test_image_push_waits_for_the_pusher_role(default_run: ProgramRun) -> None:
+    image = default_run.one(IMAGE)
+    pusher = next(b for b in default_run.of_type(REGISTRY_BINDING)
+                  if b.inputs["role"] == "container-registry.images.pusher")
+    assert pusher.urn in image.dependencies
+    assert pusher.inputs["sleepAfter"] > 0
+
+
+def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
+    args = default_run.one(IMAGE).inputs["build"]["args"]
+    assert args["VLLM_IMAGE"] == "vllm/vllm-openai:v0.33.0"
+    assert json.loads(args["VLLM_SERVE_ARGS"])[:1] == ["Qwen/Qwen2.5-7B-Instruct"]
+    expected = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
+                               "datasphereProjectId": "bt1project0000000000"},
+                              stack="dev", cloud_id="b1gcloud000000000000")
+    assert args["VLLM_SERVE_ARGS"] == serve_args_json(expected)
+
+
+def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
+    assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef"}
+    registry_id = default_run.outputs["registryId"]
+    repository, digest = default_run.outputs["imageRef"].split("@")
+    assert repository == f"cr.yandex/{registry_id}/vllm"
+    assert digest.startswith("sha256:")
+    assert len(digest) == len("sha256:") + 64
+
+
+def test_key_json_has_exactly_the_yc_fields_and_is_secret(default_run: ProgramRun) -> None:
+    key = default_run.one(KEY)
+    assert key.additional_secret_outputs == ["privateKey"]
+    assert key.inputs["keyAlgorithm"] == "RSA_2048"
+    password = default_run.one(IMAGE).inputs["registry"]["password"]
+    document = json.loads(password.value)
+    assert list(document) == ["id", "service_account_id", "created_at", "key_algorithm",
+                              "public_key", "private_key"]
+    assert document["service_account_id"] == default_run.outputs["serviceAccountId"]
+    assert document["key_algorithm"] == "RSA_2048"
+
+
+def test_no_private_key_text_in_any_plain_value(default_run: ProgramRun) -> None:
+    marker = "FAKE-PRIVATE-KEY-MATERIAL"
+    plain = [s for r in default_run.registrations for s in plain_strings(r.inputs)]
+    plain += [s for v in default_run.outputs.values() for s in plain_strings(v)]
+    assert plain, "the search must have something to search"
+    assert not [s for s in plain if marker in s]
+    assert default_run.secret_outputs == set()
+
+
+def test_existing_folder_is_used_as_is() -> None:
+    run = run_program({f"{PROJECT}:folderId": "b1gfolder00000000000", "yandex:cloudId": None})
+    assert run.of_type(FOLDER) == []
+    assert run.outputs["folderId"] == "b1gfolder00000000000"
+    assert run.one(REGISTRY).inputs["folderId"] == "b1gfolder00000000000"
+    assert run.one(ACCOUNT).inputs["folderId"] == "b1gfolder00000000000"
+
+
+def existing_subnet_run(route_table: dict | None) -> ProgramRun:
+    subnet = {"subnetId": EXISTING_SUBNET, "zone": "ru-central1-a", "folderId": SUBNET_FOLDER,
+              "routeTableId": "enproutes00000000000" if route_table else ""}
+    return run_program(
+        {f"{PROJECT}:subnetId": EXISTING_SUBNET},
+        subnets={EXISTING_SUBNET: subnet},
+        route_tables={"enproutes00000000000": route_table} if route_table else {},
+    )
+
+
+def test_existing_subnet_creates_no_network_and_grants_vpc_user_in_its_folder() -> None:
+    run = existing_subnet_run(route_table=None)
+    for type_ in (NETWORK, GATEWAY, ROUTES, SUBNET):
+        assert run.of_type(type_) == []
+    assert run.outputs["subnetId"] == EXISTING_SUBNET
+    roles = {(m.inputs["role"], m.inputs["folderId"]) for m in run.of_type(FOLDER_MEMBER)}
+    assert roles == {("vpc.user", SUBNET_FOLDER)}
+    assert run.calls == ["yandex:index/getVpcSubnet:getVpcSubnet"]
+
+
+def test_existing_subnet_behind_a_nat_gateway_also_gets_the_gateways_role() -> None:
+    table = {"routeTableId": "enproutes00000000000",
+             "staticRoutes": [{"destinationPrefix": "0.0.0.0/0", "gatewayId": "enpgateway0000000000"}]}
+    run = existing_subnet_run(route_table=table)
+    roles = {(m.inputs["role"], m.inputs["folderId"]) for m in run.of_type(FOLDER_MEMBER)}
+    assert roles == {("vpc.user", SUBNET_FOLDER), ("vpc.gateways.user", SUBNET_FOLDER)}
+
+
+def test_subnet_in_another_zone_fails_before_any_resource() -> None:
+    subnet = {"subnetId": EXISTING_SUBNET, "zone": "ru-central1-b", "folderId": SUBNET_FOLDER,
+              "routeTableId": ""}
+    with pytest.raises(ConfigError, match=r"subnetId = 'e2lsubnet00000000000': is in ru-central1-b, "
+                                          r"but zone is ru-central1-a.*pulumi config set zone ru-central1-b"):
+        run_program({f"{PROJECT}:subnetId": EXISTING_SUBNET}, subnets={EXISTING_SUBNET: subnet})
+
+
+def test_bad_config_stops_the_program_before_any_resource() -> None:
+    with pytest.raises(ConfigError, match=r"vllm-datasphere:instanceSpec = 'g7.1'"):
+        run_program({f"{PROJECT}:instanceSpec": "g7.1"})
+
+
+def test_preview_registers_the_same_resources_without_building() -> None:
+    run = run_program(preview=True)
+    assert len(run.registrations) == 19
+    assert run.one(IMAGE).inputs["buildOnPreview"] is False
+
+
+def test_names_carry_the_stack_so_stacks_can_share_a_folder(default_run: ProgramRun) -> None:
+    assert default_run.one(REGISTRY).inputs["name"] == "vllm-dev"
+    assert default_run.one(ACCOUNT).inputs["name"] == "vllm-dev"
+    assert default_run.one(SUBNET).inputs["name"] == "vllm-dev-ru-central1-a"
+    labels = default_run.one(REGISTRY).inputs["labels"]
+    assert labels == {"managed-by": "pulumi", "project": "vllm-datasphere", "stack": "dev"}

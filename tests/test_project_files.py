@@ -1,0 +1,114 @@
+"""The files around the program agree with it: Pulumi.yaml, the example stack, README, CI, Dockerfile."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from components import platform
+from components.settings import CONFIG_KEYS, parse_settings
+from tests.program import ROOT, project_defaults
+
+PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+README = (ROOT / "README.md").read_text()
+
+
+def readme_config_table() -> dict[str, tuple[str, str]]:
+    section = README.split("## Configure", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.+?) \| .+ \|$", section, re.MULTILINE)
+    return {key: (type_, default) for key, type_, default in rows}
+
+
+def readme_default(spec: dict) -> str:
+    if "default" not in spec:
+        return "(required)"
+    value = spec["default"]
+    return f"`{value if isinstance(value, str) and value else json.dumps(value)}`"
+
+
+def test_project_file_is_the_python_project_with_a_virtualenv() -> None:
+    assert PROJECT_FILE["name"] == "vllm-datasphere"
+    assert PROJECT_FILE["runtime"]["name"] == "python"
+    assert PROJECT_FILE["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_every_config_key_is_declared_with_type_and_description() -> None:
+    declared = PROJECT_FILE["config"]
+    assert tuple(declared) == CONFIG_KEYS
+    for key, spec in declared.items():
+        assert spec["type"] in {"string", "integer", "boolean", "array"}, key
+        assert len(spec["description"]) > 20, key
+    required = {key for key, spec in declared.items() if "default" not in spec}
+    assert required == {"model", "datasphereProjectId"}
+
+
+def test_readme_config_table_matches_the_project_file() -> None:
+    table = readme_config_table()
+    declared = PROJECT_FILE["config"]
+    assert list(table) == list(declared)
+    for key, spec in declared.items():
+        assert table[key] == (spec["type"], readme_default(spec)), key
+
+
+def test_defaults_agree_with_the_model_and_the_platform_table() -> None:
+    declared = PROJECT_FILE["config"]
+    assert declared["vllmImage"]["default"] == platform.DEFAULT_VLLM_IMAGE
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert f"ARG VLLM_IMAGE={platform.DEFAULT_VLLM_IMAGE}\n" in dockerfile
+
+
+def test_example_stack_is_valid_config() -> None:
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    merged = project_defaults() | {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.items()
+    }
+    raw = {key.split(":", 1)[1]: value for key, value in merged.items()
+           if key.startswith("vllm-datasphere:")}
+    settings = parse_settings(raw, stack="dev", cloud_id=stack["yandex:cloudId"])
+    assert settings.instance_spec == "g2.1"
+    assert settings.max_model_len == 16384
+    assert settings.extra_vllm_args == ("--enable-prefix-caching",)
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:
+    block = README.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(block) == 2
+    assert "./scripts/up.sh" in block[0]
+    assert block[1].split("#")[0].strip() == "./scripts/test.sh"
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert ci[-1] == "exec bash scripts/test.sh"
+
+
+def test_up_script_uses_the_local_backend() -> None:
+    script = (ROOT / "scripts" / "up.sh").read_text()
+    assert 'pulumi login "file://$PWD/.pulumi-state"' in script
+    assert "pulumi up" in script
+
+
+def test_dependencies_are_pinned_exactly() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt", "constraints.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            if line and not line.startswith(("#", "-r ", "-c ")):
+                assert re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.]+", line), f"{name}: {line}"
+    assert "pulumi-yandex-marketmaker==0.136.1" in (ROOT / "requirements.txt").read_text()
+
+
+def test_hadolint_passes_on_the_dockerfile() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(ROOT / "docker" / "Dockerfile")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_the_baked_command_with_no_arguments() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python3", "/usr/local/bin/vllm-datasphere-serve"]' in dockerfile
+    assert "CMD" not in dockerfile
+    assert "vllm-datasphere-serve --check" in dockerfile
+    assert f"EXPOSE {platform.VLLM_PORT}" in dockerfile

@@ -1,0 +1,147 @@
+"""The config model: defaults, derived values, and one case per invalid value."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import platform
+from components.settings import ConfigError, Settings, parse_settings
+
+VALID = {
+    "model": "Qwen/Qwen2.5-7B-Instruct",
+    "datasphereProjectId": "bt1project0000000000",
+}
+CLOUD = "b1gcloud000000000000"
+
+
+def parse(stack: str = "dev", cloud_id: str | None = CLOUD, **raw: str | None) -> Settings:
+    return parse_settings(VALID | raw, stack=stack, cloud_id=cloud_id)
+
+
+def test_defaults_cover_everything_but_model_and_project() -> None:
+    settings = parse()
+    assert settings.served_model_name == "Qwen/Qwen2.5-7B-Instruct"
+    assert settings.instance_spec == "g2.1"
+    assert settings.zone == "ru-central1-a"
+    assert settings.instance_count == 1
+    assert settings.dtype == "auto"
+    assert settings.gpu_memory_utilization == 0.9
+    assert settings.max_model_len is None
+    assert settings.quantization is None
+    assert settings.extra_vllm_args == ()
+    assert settings.vllm_image == platform.DEFAULT_VLLM_IMAGE
+    assert settings.folder_id is None
+    assert settings.folder_name == "vllm-dev"
+    assert settings.subnet_id is None
+    assert settings.subnet_cidr == "10.130.0.0/24"
+
+
+def test_empty_strings_mean_unset_as_pulumi_yaml_defaults_pass_them() -> None:
+    settings = parse(servedModelName="", quantization="", maxModelLen="0", folderId="", subnetId="",
+                     extraVllmArgs="[]")
+    assert settings.served_model_name == VALID["model"]
+    assert settings.quantization is None
+    assert settings.max_model_len is None
+    assert settings.folder_id is None
+    assert settings.subnet_id is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "gpus"), [("g1.1", 1), ("g1.4", 4), ("g2.mig", 1), ("g2.2", 2), ("g2.8", 8)]
+)
+def test_tensor_parallel_size_is_the_gpu_count(spec: str, gpus: int) -> None:
+    image = "registry.example/vllm-volta:v0.8.5" if spec.startswith("g1") else platform.DEFAULT_VLLM_IMAGE
+    assert parse(instanceSpec=spec, vllmImage=image).tensor_parallel_size == gpus
+
+
+def test_auto_dtype_becomes_half_on_v100() -> None:
+    assert parse(instanceSpec="g1.1", vllmImage="vllm/vllm-openai:v0.8.5").dtype == "half"
+    assert parse(instanceSpec="g2.1").dtype == "auto"
+
+
+def test_existing_folder_needs_no_cloud_id() -> None:
+    settings = parse(cloud_id=None, folderId="b1gfolder00000000000")
+    assert settings.folder_id == "b1gfolder00000000000"
+
+
+def test_folder_name_follows_the_stack() -> None:
+    assert parse(stack="Prod_EU").folder_name == "vllm-prod-eu"
+    assert parse(folderName="team-llm").folder_name == "team-llm"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(instanceSpec="g9.1", zone="mars-1", instanceCount="0")
+    keys = [p.key for p in error.value.problems]
+    assert keys == ["instanceSpec", "zone", "instanceCount"]
+    assert "3 problem(s)" in str(error.value)
+
+
+# One case per invalid value: (raw config, key, text the message must contain).
+INVALID = [
+    ({"model": None}, "model", "is required. Fix: pulumi config set model"),
+    ({"model": "not a model id"}, "model", "is not a Hugging Face model id"),
+    ({"model": "org/name/extra"}, "model", "is not a Hugging Face model id"),
+    ({"servedModelName": "my model"}, "servedModelName", "must not contain spaces"),
+    ({"quantization": "int3"}, "quantization", "is not one of: awq, awq_marlin"),
+    ({"quantization": "awq", "instanceSpec": "g1.1", "vllmImage": "example.org/vllm-volta:v1"},
+     "quantization", "needs compute capability 7.5, but NVIDIA V100 32 GB has 7.0"),
+    ({"dtype": "fp4"}, "dtype", "is not one of: auto, half"),
+    ({"dtype": "bfloat16", "instanceSpec": "g1.2", "vllmImage": "example.org/vllm-volta:v1"},
+     "dtype", "has no bfloat16. Fix: pulumi config set dtype half"),
+    ({"maxModelLen": "-1"}, "maxModelLen", "must be a whole number of tokens"),
+    ({"maxModelLen": "8k"}, "maxModelLen", "must be a whole number of tokens"),
+    ({"gpuMemoryUtilization": "0"}, "gpuMemoryUtilization", "must be a fraction above 0 and at most 1"),
+    ({"gpuMemoryUtilization": "1.5"}, "gpuMemoryUtilization", "must be a fraction above 0"),
+    ({"gpuMemoryUtilization": "lots"}, "gpuMemoryUtilization", "must be a fraction above 0"),
+    ({"extraVllmArgs": "--enable-prefix-caching"}, "extraVllmArgs", "must be a list of strings"),
+    ({"extraVllmArgs": "[1, 2]"}, "extraVllmArgs", "must be a list of strings"),
+    ({"extraVllmArgs": '["--port=9000"]'}, "extraVllmArgs", "sets --port, which the stack manages"),
+    ({"extraVllmArgs": '["--tensor-parallel-size", "2"]'}, "extraVllmArgs",
+     "sets --tensor-parallel-size, which the stack manages; use instanceSpec"),
+    ({"vllmImage": "vllm/vllm-openai"}, "vllmImage", "must be an image pinned by a release tag or a digest"),
+    ({"vllmImage": "vllm/vllm-openai:latest"}, "vllmImage", "`latest` moves under you"),
+    ({"vllmImage": "Not An Image"}, "vllmImage", "must be an image pinned"),
+    ({"instanceSpec": "g1.1"}, "vllmImage", "official vLLM images from v0.9.0 on have no kernels for V100"),
+    ({"instanceSpec": "g3.1"}, "instanceSpec", "is not one of: c1.4"),
+    ({"instanceSpec": "c1.8"}, "instanceSpec", "is a CPU configuration; the vLLM image needs a GPU"),
+    ({"zone": "ru-central1-c"}, "zone", "is not one of: ru-central1-a, ru-central1-b, ru-central1-d"),
+    ({"instanceCount": "0"}, "instanceCount", "must be a whole number of instances, at least 1"),
+    ({"instanceCount": "two"}, "instanceCount", "must be a whole number of instances"),
+    ({"folderId": "my-folder"}, "folderId", "is not a Yandex Cloud ID"),
+    ({"folderId": "b1gfolder00000000000", "folderName": "llm"}, "folderName", "conflicts with folderId"),
+    ({"folderName": "LLM_folder"}, "folderName", "must be 1-63 lowercase letters"),
+    ({"subnetId": "subnet-1"}, "subnetId", "is not a Yandex Cloud ID"),
+    ({"subnetCidr": "10.130.0.0/33"}, "subnetCidr", "is not an IPv4 network"),
+    ({"subnetCidr": "8.8.8.0/24"}, "subnetCidr", "must be a private range"),
+    ({"subnetCidr": "10.0.0.0/8"}, "subnetCidr", "from /16 to /28"),
+    ({"datasphereProjectId": None}, "datasphereProjectId", "is required"),
+    ({"datasphereProjectId": "my-project"}, "datasphereProjectId", "is not a Yandex Cloud ID"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "expected"), INVALID, ids=[f"{case[1]}-{i}" for i, case in enumerate(INVALID)]
+)
+def test_invalid_value_names_key_value_and_fix(raw: dict[str, str | None], key: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(**raw)
+    problems = [p for p in error.value.problems if p.key == key]
+    assert problems, f"no problem reported for {key}: {error.value}"
+    message = str(problems[0])
+    assert message.startswith(f"vllm-datasphere:{key} = ")
+    assert expected in message
+    assert repr(problems[0].value) in message
+    given = raw.get(key)
+    if given is not None:
+        assert str(problems[0].value) in given, "the value shown must be (part of) what was set"
+
+
+def test_creating_a_folder_needs_the_cloud() -> None:
+    with pytest.raises(ConfigError, match=r"needs yandex:cloudId\. Fix: pulumi config set yandex:cloudId"):
+        parse(cloud_id=None)
+
+
+def test_a_digest_pinned_official_image_is_accepted() -> None:
+    image = "vllm/vllm-openai@sha256:" + "a" * 64
+    assert parse(vllmImage=image).vllm_image == image

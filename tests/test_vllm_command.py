@@ -1,0 +1,112 @@
+"""The server command baked into the image, and the entry point that runs it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from components.settings import parse_settings
+from components.vllm_command import serve_args, serve_args_json
+from tests.program import ROOT
+
+VOLTA_IMAGE = "cr.yandex/crp0000000000000000/vllm-volta:v0.8.5"
+
+
+def settings_for(**raw: str):
+    base = {"model": "Qwen/Qwen2.5-7B-Instruct", "datasphereProjectId": "bt1project0000000000"}
+    return parse_settings(base | raw, stack="dev", cloud_id="b1gcloud000000000000")
+
+
+def flag(args: list[str], name: str) -> str | None:
+    return args[args.index(name) + 1] if name in args else None
+
+
+def test_v100_pair_runs_half_precision_on_both_gpus() -> None:
+    args = serve_args(settings_for(instanceSpec="g1.2", vllmImage=VOLTA_IMAGE))
+    assert args == [
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--served-model-name", "Qwen/Qwen2.5-7B-Instruct",
+        "--host", "0.0.0.0",
+        "--port", "8000",
+        "--tensor-parallel-size", "2",
+        "--dtype", "half",
+        "--gpu-memory-utilization", "0.9",
+    ]
+
+
+def test_a100_keeps_auto_dtype_and_spans_all_gpus() -> None:
+    args = serve_args(settings_for(instanceSpec="g2.4", maxModelLen="32768", servedModelName="qwen"))
+    assert flag(args, "--tensor-parallel-size") == "4"
+    assert flag(args, "--dtype") == "auto"
+    assert flag(args, "--max-model-len") == "32768"
+    assert flag(args, "--served-model-name") == "qwen"
+    assert "--quantization" not in args
+
+
+def test_mig_slice_is_one_gpu() -> None:
+    args = serve_args(settings_for(instanceSpec="g2.mig", gpuMemoryUtilization="0.85"))
+    assert flag(args, "--tensor-parallel-size") == "1"
+    assert flag(args, "--gpu-memory-utilization") == "0.85"
+
+
+def test_quantized_model_gets_the_method_and_extra_args_come_last() -> None:
+    args = serve_args(settings_for(
+        model="Qwen/Qwen2.5-7B-Instruct-AWQ", quantization="awq", instanceSpec="g2.mig",
+        extraVllmArgs='["--enable-prefix-caching", "--max-num-seqs", "64"]',
+    ))
+    assert args[0] == "Qwen/Qwen2.5-7B-Instruct-AWQ"
+    assert flag(args, "--quantization") == "awq"
+    assert args[-3:] == ["--enable-prefix-caching", "--max-num-seqs", "64"]
+
+
+def test_build_argument_is_the_same_list_as_json() -> None:
+    settings = settings_for(quantization="fp8")
+    assert json.loads(serve_args_json(settings)) == serve_args(settings)
+
+
+def load_entrypoint(monkeypatch: pytest.MonkeyPatch, args_file: Path) -> ModuleType:
+    monkeypatch.setenv("VLLM_SERVE_ARGS_FILE", str(args_file))
+    spec = importlib.util.spec_from_file_location("serve", ROOT / "docker" / "serve.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_entrypoint_execs_vllm_serve_with_the_baked_arguments(monkeypatch, tmp_path) -> None:
+    args_file = tmp_path / "serve-args.json"
+    args_file.write_text(serve_args_json(settings_for(instanceSpec="g2.2")))
+    serve = load_entrypoint(monkeypatch, args_file)
+    calls = []
+    monkeypatch.setattr(serve.os, "execvp", lambda file, argv: calls.append((file, argv)))
+    serve.main([])
+    assert calls == [("vllm", ["vllm", "serve", *serve_args(settings_for(instanceSpec="g2.2"))])]
+
+
+def test_entrypoint_check_prints_the_command_without_starting(monkeypatch, tmp_path, capsys) -> None:
+    args_file = tmp_path / "serve-args.json"
+    args_file.write_text('["org/model", "--dtype", "half"]')
+    serve = load_entrypoint(monkeypatch, args_file)
+    monkeypatch.setattr(serve.os, "execvp", lambda *_: pytest.fail("must not exec on --check"))
+    serve.main(["--check"])
+    assert capsys.readouterr().out.strip() == "vllm serve org/model --dtype half"
+
+
+@pytest.mark.parametrize("content", ["", "not json", "[]", '{"model": "x"}', '["ok", 3]'])
+def test_entrypoint_refuses_a_broken_arguments_file(monkeypatch, tmp_path, content) -> None:
+    args_file = tmp_path / "serve-args.json"
+    args_file.write_text(content)
+    serve = load_entrypoint(monkeypatch, args_file)
+    with pytest.raises(SystemExit, match=r"vllm-datasphere: .*serve-args\.json"):
+        serve.main([])
+
+
+def test_entrypoint_reports_a_missing_file(monkeypatch, tmp_path) -> None:
+    serve = load_entrypoint(monkeypatch, tmp_path / "absent.json")
+    with pytest.raises(SystemExit, match="cannot read the server arguments"):
+        serve.main([])
