@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -304,5 +305,6 @@ def read_settings() -> Settings:
     """Read the current stack's config through Pulumi and validate it."""
     config = pulumi.Config(NAMESPACE)
     raw = {key: config.get(key) for key in CONFIG_KEYS}
-    return parse_settings(raw, stack=pulumi.get_stack(),
-                          cloud_id=pulumi.Config("yandex").get("cloudId"))
+    # The Yandex provider falls back to YC_CLOUD_ID the same way.
+    cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")
+    return parse_settings(raw, stack=pulumi.get_stack(), cloud_id=cloud_id)

@@ -172,6 +172,18 @@ def test_existing_folder_is_used_as_is() -> None:
     assert run.one(ACCOUNT).inputs["folderId"] == "b1gfolder00000000000"
 
 
+def test_cloud_id_may_come_from_the_environment_like_the_provider_reads_it(monkeypatch) -> None:
+    monkeypatch.setenv("YC_CLOUD_ID", "b1genvcloud000000000")
+    run = run_program({"yandex:cloudId": None})
+    assert run.one(FOLDER).inputs["cloudId"] == "b1genvcloud000000000"
+
+
+def test_without_a_cloud_or_folder_nothing_is_created(monkeypatch) -> None:
+    monkeypatch.delenv("YC_CLOUD_ID", raising=False)
+    with pytest.raises(ConfigError, match=r"folderId = None: is unset, so a folder will be created"):
+        run_program({"yandex:cloudId": None})
+
+
 def existing_subnet_run(route_table: dict | None) -> ProgramRun:
     subnet = {"subnetId": EXISTING_SUBNET, "zone": "ru-central1-a", "folderId": SUBNET_FOLDER,
               "routeTableId": "enproutes00000000000" if route_table else ""}
