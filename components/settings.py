@@ -34,6 +34,13 @@ _IMAGE_REF = re.compile(
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
+_LOOPBACK_URL = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
+ENDPOINT_DEFAULTS = {
+    "datasphereEndpoint": "https://datasphere.api.cloud.yandex.net",
+    "operationEndpoint": "https://operation.api.cloud.yandex.net",
+    "iamEndpoint": "https://iam.api.cloud.yandex.net",
+    "nodeApiEndpoint": "https://node-api.datasphere.yandexcloud.net",
+}
 
 # Flags the stack sets itself; letting extraVllmArgs repeat them would silently override
 # what the config (or the DataSphere node) relies on.
@@ -93,6 +100,13 @@ class Settings:
     subnet_cidr: str
     datasphere_project_id: str
     cloud_id: str | None
+    request_timeout_seconds: int
+    ready_timeout_minutes: float
+    max_units_per_hour: int
+    alias_name: str
+    poll_interval_seconds: float
+    endpoints: Mapping[str, str]
+    hugging_face_token: pulumi.Output[str] | None = None
 
     @property
     def configuration(self) -> platform.Configuration:
@@ -223,7 +237,18 @@ def _check_network(parser: _Parser, cidr: str) -> None:
                     "e.g. 10.130.0.0/24")
 
 
-def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None) -> Settings:
+def _parse_endpoints(parser: _Parser) -> dict[str, str]:
+    endpoints = {}
+    for key, default in ENDPOINT_DEFAULTS.items():
+        url = parser.text(key) or default
+        if not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
+            parser.fail(key, url, f"must be an https:// URL (http:// only on loopback), e.g. {default}")
+        endpoints[key] = url.rstrip("/")
+    return endpoints
+
+
+def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
+                   hugging_face_token: pulumi.Output[str] | None = None) -> Settings:
     """Validate raw config strings (`Pulumi.yaml` defaults already applied) into `Settings`."""
     p = _Parser(raw)
     model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
@@ -285,7 +310,21 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None) -> Setti
         subnet_cidr=p.text("subnetCidr") or "10.130.0.0/24",
         datasphere_project_id=p.cloud_id("datasphereProjectId", "<project id from DataSphere>") or "",
         cloud_id=cloud_id,
+        request_timeout_seconds=p.number("requestTimeoutSeconds", int, lambda n: 1 <= n <= 3600,
+                                         "a whole number of seconds from 1 to 3600", 180),
+        ready_timeout_minutes=p.number("readyTimeoutMinutes", float, lambda n: n > 0,
+                                       "a number of minutes above 0, e.g. 30 or 0.5", 30.0),
+        max_units_per_hour=p.number("maxUnitsPerHour", int, lambda n: n >= 0,
+                                    "a whole number of compute units per hour (0: no cap)", 0),
+        alias_name=p.text("aliasName") or f"vllm-{stack_slug(stack)}",
+        poll_interval_seconds=p.number("pollIntervalSeconds", float, lambda n: 0 < n <= 60,
+                                       "a number of seconds above 0 and at most 60", 10.0),
+        endpoints=_parse_endpoints(p),
+        hugging_face_token=hugging_face_token,
     )
+    if not _RESOURCE_NAME.match(settings.alias_name):
+        p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
+               "starting with a letter")
     _check_image(p, settings.vllm_image, configuration)
     _check_precision(p, settings)
     _check_network(p, settings.subnet_cidr)
@@ -297,14 +336,20 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None) -> Setti
 CONFIG_KEYS: tuple[str, ...] = (
     "model", "servedModelName", "quantization", "dtype", "maxModelLen", "gpuMemoryUtilization",
     "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
-    "folderName", "subnetId", "subnetCidr", "datasphereProjectId",
+    "folderName", "subnetId", "subnetCidr", "datasphereProjectId", "requestTimeoutSeconds",
+    "readyTimeoutMinutes", "maxUnitsPerHour", "aliasName", "huggingFaceToken", "datasphereEndpoint",
+    "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "pollIntervalSeconds",
 )
 
 
 def read_settings() -> Settings:
     """Read the current stack's config through Pulumi and validate it."""
     config = pulumi.Config(NAMESPACE)
-    raw = {key: config.get(key) for key in CONFIG_KEYS}
+    raw = {key: config.get(key) for key in CONFIG_KEYS if key != "huggingFaceToken"}
     # The Yandex provider falls back to YC_CLOUD_ID the same way.
     cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")
-    return parse_settings(raw, stack=pulumi.get_stack(), cloud_id=cloud_id)
+    # Read without Config.get's plain-value warning; it is wrapped as a secret at once, and
+    # only a non-empty token becomes a DataSphere secret.
+    token = pulumi.runtime.get_config(f"{NAMESPACE}:huggingFaceToken")
+    return parse_settings(raw, stack=pulumi.get_stack(), cloud_id=cloud_id,
+                          hugging_face_token=pulumi.Output.secret(token) if token else None)

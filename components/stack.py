@@ -1,4 +1,4 @@
-"""The top component: config in, everything a DataSphere node needs out."""
+"""The top component: config in, a served model behind a DataSphere alias out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.datasphere.component import Datasphere
 from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
@@ -32,6 +33,7 @@ def resource_labels(stack: str) -> dict[str, str]:
 
 class VllmDatasphere(pulumi.ComponentResource):
     foundation: NodeFoundation
+    datasphere: Datasphere
 
     def __init__(self, name: str, settings: Settings,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -50,7 +52,7 @@ class VllmDatasphere(pulumi.ComponentResource):
         image = Image(base, settings, registry.repository, identity.key_json,
                       push_after=[identity.pusher], opts=child)
 
-        self.foundation = NodeFoundation(
+        foundation = NodeFoundation(
             folder_id=folder.folder_id,
             subnet_id=network.subnet_id,
             service_account_id=identity.service_account_id,
@@ -58,6 +60,8 @@ class VllmDatasphere(pulumi.ComponentResource):
             registry_key_json=identity.key_json,
             image_ref=image.image_ref,
         )
+        self.foundation = foundation
+        self.datasphere = Datasphere(base, settings, foundation, labels, opts=child)
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output[str]]:
@@ -69,4 +73,9 @@ class VllmDatasphere(pulumi.ComponentResource):
             "serviceAccountId": f.service_account_id,
             "registryId": f.registry_id,
             "imageRef": f.image_ref,
+            "projectId": pulumi.Output.from_input(self.datasphere.project_id),
+            "secretName": pulumi.Output.from_input(self.datasphere.secret_name),
+            "nodeId": self.datasphere.node.id,
+            "aliasName": pulumi.Output.from_input(self.datasphere.alias_full_name),
+            "endpointUrl": pulumi.Output.from_input(self.datasphere.endpoint_url),
         }

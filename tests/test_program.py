@@ -32,6 +32,10 @@ REGISTRY_BINDING = f"{Y}containerRegistryIamBinding:ContainerRegistryIamBinding"
 FOLDER_MEMBER = f"{Y}resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember"
 IMAGE = "docker:index/image:Image"
 COMPONENT = "vllm-datasphere:index:"
+DYNAMIC_SETTINGS = "pulumi-python:dynamic/datasphere:ProjectSettings"
+DYNAMIC_SECRET = "pulumi-python:dynamic/datasphere:Secret"
+DYNAMIC_NODE = "pulumi-python:dynamic/datasphere:Node"
+DYNAMIC_ALIAS = "pulumi-python:dynamic/datasphere:Alias"
 
 EXISTING_SUBNET = "e2lsubnet00000000000"
 SUBNET_FOLDER = "b1gnetfolder00000000"
@@ -55,8 +59,11 @@ def test_every_resource_and_its_parent(default_run: ProgramRun) -> None:
         (ACCOUNT, f"{COMPONENT}Identity"), (KEY, f"{COMPONENT}Identity"),
         (REGISTRY_BINDING, f"{COMPONENT}Identity"), (FOLDER_MEMBER, f"{COMPONENT}Identity"),
         (IMAGE, f"{COMPONENT}Image"),
+        (f"{COMPONENT}Datasphere", top),
+        (DYNAMIC_SETTINGS, f"{COMPONENT}Datasphere"), (DYNAMIC_SECRET, f"{COMPONENT}Datasphere"),
+        (DYNAMIC_NODE, f"{COMPONENT}Datasphere"), (DYNAMIC_ALIAS, f"{COMPONENT}Datasphere"),
     }
-    assert len(default_run.registrations) == 19
+    assert len(default_run.registrations) == 24
 
 
 def test_folder_is_created_in_the_cloud(default_run: ProgramRun) -> None:
@@ -135,7 +142,8 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
 
 
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
-    assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef"}
+    assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
+                                        "projectId", "secretName", "nodeId", "aliasName", "endpointUrl"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"cr.yandex/{registry_id}/vllm"
@@ -227,7 +235,7 @@ def test_bad_config_stops_the_program_before_any_resource() -> None:
 
 def test_preview_registers_the_same_resources_without_building() -> None:
     run = run_program(preview=True)
-    assert len(run.registrations) == 19
+    assert len(run.registrations) == 24
     assert run.one(IMAGE).inputs["buildOnPreview"] is False
 
 

@@ -31,7 +31,14 @@ def runs() -> list[ProgramRun]:
 
 
 def provider_tokens(runs: list[ProgramRun]) -> set[str]:
-    return {r.type for run in runs for r in run.registrations if r.custom}
+    return {r.type for run in runs for r in run.registrations
+            if r.custom and r.type.split(":")[0] in PACKAGES}
+
+
+def test_dynamic_tokens_are_the_stacks_own_resources(runs: list[ProgramRun]) -> None:
+    dynamic = {r.type for run in runs for r in run.registrations if r.type.startswith("pulumi-python:")}
+    assert dynamic == {f"pulumi-python:dynamic/datasphere:{name}"
+                       for name in ("ProjectSettings", "Secret", "Node", "Alias")}
 
 
 def test_program_uses_both_providers(runs: list[ProgramRun]) -> None:

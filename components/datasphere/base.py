@@ -1,0 +1,84 @@
+"""What every DataSphere dynamic provider shares: configuration, a lazy client, diffs, checks.
+
+Providers are pickled by reference into the `__provider` input and rebuilt in the engine's
+provider host. So they hold no state at pickling time: credentials and endpoints are read in
+`configure` (stack config, secrets unwrapped, then the environment) and the client is made on
+first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
+
+from components.datasphere.api import DatasphereClient, Endpoints, Timing
+from components.datasphere.credentials import token_source
+
+NAMESPACE = "vllm-datasphere"
+ENDPOINT_KEYS = {
+    "datasphere": "datasphereEndpoint",
+    "operation": "operationEndpoint",
+    "iam": "iamEndpoint",
+    "node_api": "nodeApiEndpoint",
+}
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's placeholder for unknown values
+
+
+def is_known(value: Any) -> bool:
+    return value != UNKNOWN
+
+
+def endpoints_from(config: Mapping[str, Any] | Any) -> Endpoints:
+    defaults = Endpoints()
+    chosen = {attr: config.get(f"{NAMESPACE}:{key}") or getattr(defaults, attr)
+              for attr, key in ENDPOINT_KEYS.items()}
+    return Endpoints(**{attr: url.rstrip("/") for attr, url in chosen.items()})
+
+
+def timing_from(config: Any) -> Timing:
+    interval = config.get(f"{NAMESPACE}:pollIntervalSeconds")
+    return Timing(poll_interval=float(interval)) if interval else Timing()
+
+
+class DatasphereProvider(ResourceProvider):
+    """Base of the stack's DataSphere providers."""
+
+    _config: Any = None
+    _client: DatasphereClient | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = req.config
+        self._client = None
+
+    @property
+    def client(self) -> DatasphereClient:
+        if self._client is None:
+            config = self._config if self._config is not None else {}
+            endpoints = endpoints_from(config)
+            timing = timing_from(config)
+            source = token_source(lambda key: config.get(key), os.environ, endpoints, timing)
+            self._client = DatasphereClient(endpoints, source, timing)
+        return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never pickle a configured client or the config it was built from.
+        return {}
+
+
+def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any], in_place: Iterable[str],
+               replace: Iterable[str]) -> DiffResult:
+    """Changed keys: any in `replace` replaces (create before delete), the rest update in place."""
+    keys = [*replace, *in_place]
+    changed = [k for k in keys if olds.get(k) != news.get(k)]
+    replaces = [k for k in changed if k in set(replace)]
+    return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+
+def require_text(news: Mapping[str, Any], keys: Iterable[str]) -> list[CheckFailure]:
+    return [CheckFailure(key, f"{key} must be a non-empty string, got {news.get(key)!r}")
+            for key in keys
+            if is_known(news.get(key)) and not (isinstance(news.get(key), str) and news.get(key))]
+

@@ -1,0 +1,204 @@
+"""The DataSphere node serving the vLLM image, ready when create returns.
+
+Create waits for the operation, then for readiness: `GET /v1/models` through node-api
+answers 200 and lists the served model (a node reports HEALTHY long before the model is
+loaded; 503s meanwhile are expected). If anything fails, the node is deleted and the error
+says what was last seen and what usually causes it. Changing the image, endpoint or health
+check replaces the node, create-before-delete, so the alias can move to the new, ready node
+before the old one goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from components.datasphere.api import ApiError, DatasphereClient, HttpAnswer, NodeSpec
+from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
+
+# Node inputs the API can change in place (NODE_UPDATABLE), keyed by our input names.
+IN_PLACE_FIELDS = {
+    "name": ["name"], "description": ["description"], "labels": ["labels"], "folderId": ["folderId"],
+    "instanceSpec": ["instanceSpec"], "instanceCount": ["zoneInstanceCount"],
+    "zone": ["zoneInstanceCount", "zoneSubnetId"], "subnetId": ["zoneSubnetId"],
+    "aclFolderIds": ["acl"],
+}
+REPLACE_FIELDS = ("projectId", "image", "passwordSecretName", "port", "requestTimeoutSeconds",
+                  "idleTimeoutSeconds", "healthPath")
+# Provider-side settings: they change how create waits, not the node.
+LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes")
+LIKELY_CAUSES = (
+    "the node cannot pull the image (the registry key secret or the puller role)",
+    "the model does not fit the GPU memory of the configuration",
+    "the weights cannot be downloaded (no NAT route, a gated model without a token)",
+)
+
+
+class NodeStartFailed(Exception):
+    """Create failed; the node was deleted. The message has what was last seen."""
+
+
+def spec_from(props: dict[str, Any]) -> NodeSpec:
+    return NodeSpec(
+        project_id=props["projectId"], folder_id=props["folderId"], name=props["name"],
+        description=props.get("description", ""), labels=props.get("labels") or {},
+        image=props["image"], password_secret_name=props["passwordSecretName"], port=props["port"],
+        timeout_seconds=props["requestTimeoutSeconds"], idle_timeout_seconds=props["idleTimeoutSeconds"],
+        health_path=props["healthPath"], instance_spec=props["instanceSpec"], zone=props["zone"],
+        instance_count=props["instanceCount"], subnet_id=props["subnetId"],
+        acl_folder_ids=tuple(props.get("aclFolderIds") or ()),
+    )
+
+
+def serves_model(answer: HttpAnswer, model: str) -> bool:
+    if answer.status != 200 or not isinstance(answer.body, dict):
+        return False
+    return any(entry.get("id") == model for entry in answer.body.get("data") or [])
+
+
+@dataclass
+class Readiness:
+    """What the wait last saw, for the error message."""
+
+    node_status: str = "unknown"
+    last_answer: str = "none yet"
+
+    def describe(self) -> str:
+        return f"last node status {self.node_status}, last /v1/models answer {self.last_answer}"
+
+
+def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, model: str,
+                       timeout_seconds: float, seen: Readiness) -> None:
+    timing = client.timing
+    deadline = timing.clock() + timeout_seconds
+    attempt = 0
+    while True:
+        node = client.get_node(node_id)
+        if node is None:
+            raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
+        seen.node_status = node.get("status", "unknown")
+        if seen.node_status == "HEALTHY":
+            try:
+                answer = client.probe_models(folder_id, node_id)
+            except ConnectionError as error:
+                seen.last_answer = f"connection error: {error}"
+            else:
+                seen.last_answer = f"HTTP {answer.status} {answer.text[:120]!r}"
+                if serves_model(answer, model):
+                    return
+        if timing.clock() >= deadline:
+            raise TimeoutError(f"not serving {model!r} within {timeout_seconds / 60:g} min")
+        timing.sleep(min(timing.backoff(attempt, base=timing.poll_interval / 8), deadline - timing.clock()))
+        attempt += 1
+
+
+class NodeProvider(DatasphereProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = require_text(news, ["projectId", "folderId", "name", "image", "passwordSecretName",
+                                       "instanceSpec", "zone", "subnetId", "servedModelName", "healthPath"])
+        image = news.get("image")
+        if is_known(image) and isinstance(image, str) and "@sha256:" not in image:
+            failures.append(CheckFailure("image", f"image {image!r} must be pinned by digest "
+                                         "(repo@sha256:...), or a rebuilt image would not roll out"))
+        for key, low, high in (("port", 1, 65535), ("requestTimeoutSeconds", 1, 3600),
+                               ("idleTimeoutSeconds", 1, 86400), ("instanceCount", 1, 64)):
+            value = news.get(key)
+            if is_known(value) and not (isinstance(value, int) and low <= value <= high):
+                failures.append(CheckFailure(key, f"{key} must be a whole number from {low} to {high}, "
+                                             f"got {value!r}"))
+        minutes = news.get("readyTimeoutMinutes")
+        if is_known(minutes) and not (isinstance(minutes, int | float) and minutes > 0):
+            failures.append(CheckFailure("readyTimeoutMinutes",
+                                         f"readyTimeoutMinutes must be a number above 0, got {minutes!r}"))
+        return CheckResult(news, failures)
+
+    def _wait_ready(self, props: dict[str, Any], node_id: str, seen: Readiness) -> None:
+        wait_until_serving(self.client, node_id, props["folderId"], props["servedModelName"],
+                           float(props["readyTimeoutMinutes"]) * 60, seen)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        resource = f"node {props['name']}"
+        seen = Readiness()
+        node_id = None
+        try:
+            operation = self.client.start_node(spec_from(props))
+            node_id = (operation.get("metadata") or {}).get("nodeId")
+            node_id = self.client.wait(operation, resource).get("id", node_id)
+            self._wait_ready(props, node_id, seen)
+        except (ApiError, TimeoutError, ConnectionError, NodeStartFailed) as error:
+            cleanup = self._delete_after_failure(node_id)
+            causes = "; ".join(LIKELY_CAUSES)
+            raise NodeStartFailed(
+                f"{resource} (id {node_id or 'not assigned'}) did not start: {error}. "
+                f"Seen: {seen.describe()}. {cleanup} Likely causes: {causes}."
+            ) from None
+        return CreateResult(node_id, props)
+
+    def _delete_after_failure(self, node_id: str | None) -> str:
+        if node_id is None:
+            return "Nothing was left behind."
+        try:
+            self.client.delete_node(node_id)
+        except ApiError as error:
+            return f"Deleting it failed too ({error.code_name}): delete node {node_id} in the console."
+        return "The node was deleted."
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_props(olds, news, in_place=(*IN_PLACE_FIELDS, *LOCAL_FIELDS), replace=REPLACE_FIELDS)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        mask = sorted({path for key, paths in IN_PLACE_FIELDS.items()
+                       if olds.get(key) != news.get(key) for path in paths})
+        if mask:
+            self.client.update_node(id_, spec_from(news), mask)
+            seen = Readiness()
+            try:
+                self._wait_ready(news, id_, seen)
+            except (TimeoutError, NodeStartFailed) as error:
+                raise NodeStartFailed(f"node {news['name']} ({id_}) updated ({', '.join(mask)}) but is not "
+                                      f"serving: {error}. Seen: {seen.describe()}.") from None
+        return UpdateResult(news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        node = self.client.get_node(id_)
+        if node is None:
+            return ReadResult("", {})
+        counts = node.get("zoneInstanceCount") or {}
+        zone = next(iter(counts), props.get("zone"))
+        current = {
+            "projectId": node.get("projectId"), "folderId": node.get("folderId"), "name": node.get("name"),
+            "description": node.get("description", ""), "labels": node.get("labels") or {},
+            "image": (node.get("docker") or {}).get("image"),
+            "passwordSecretName": (node.get("docker") or {}).get("passwordSecretName"),
+            "port": (node.get("endpoint") or {}).get("port"),
+            "requestTimeoutSeconds": (node.get("endpoint") or {}).get("timeoutSeconds"),
+            "idleTimeoutSeconds": (node.get("endpoint") or {}).get("idleTimeoutSeconds"),
+            "healthPath": (node.get("healthCheck") or {}).get("path"),
+            "instanceSpec": node.get("instanceSpec"), "zone": zone,
+            "instanceCount": counts.get(zone), "subnetId": (node.get("zoneSubnetId") or {}).get(zone),
+            "aclFolderIds": list((node.get("acl") or {}).get("folderIds") or []),
+            "status": node.get("status"),
+        }
+        return ReadResult(id_, {**props, **current})
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        self.client.delete_node(id_)
+
+
+class Node(Resource, module="datasphere", name="Node"):
+    """Its id is the node id."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(NodeProvider(), name, props, opts)
+
