@@ -82,3 +82,10 @@ def require_text(news: Mapping[str, Any], keys: Iterable[str]) -> list[CheckFail
             for key in keys
             if is_known(news.get(key)) and not (isinstance(news.get(key), str) and news.get(key))]
 
+
+
+def whole_number(value: Any) -> int | None:
+    """Numbers cross the engine's protobuf boundary as floats: 3.0 is the whole number 3."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        return None
+    return int(value)

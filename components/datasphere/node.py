@@ -25,7 +25,13 @@ from pulumi.dynamic import (
 )
 
 from components.datasphere.api import ApiError, DatasphereClient, HttpAnswer, NodeSpec
-from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
+from components.datasphere.base import (
+    DatasphereProvider,
+    diff_props,
+    is_known,
+    require_text,
+    whole_number,
+)
 
 # Node inputs the API can change in place (NODE_UPDATABLE), keyed by our input names.
 IN_PLACE_FIELDS = {
@@ -50,13 +56,15 @@ class NodeStartFailed(Exception):
 
 
 def spec_from(props: dict[str, Any]) -> NodeSpec:
+    # Whole numbers arrive from the engine as floats; the API wants integers.
     return NodeSpec(
         project_id=props["projectId"], folder_id=props["folderId"], name=props["name"],
         description=props.get("description", ""), labels=props.get("labels") or {},
-        image=props["image"], password_secret_name=props["passwordSecretName"], port=props["port"],
-        timeout_seconds=props["requestTimeoutSeconds"], idle_timeout_seconds=props["idleTimeoutSeconds"],
+        image=props["image"], password_secret_name=props["passwordSecretName"], port=int(props["port"]),
+        timeout_seconds=int(props["requestTimeoutSeconds"]),
+        idle_timeout_seconds=int(props["idleTimeoutSeconds"]),
         health_path=props["healthPath"], instance_spec=props["instanceSpec"], zone=props["zone"],
-        instance_count=props["instanceCount"], subnet_id=props["subnetId"],
+        instance_count=int(props["instanceCount"]), subnet_id=props["subnetId"],
         acl_folder_ids=tuple(props.get("aclFolderIds") or ()),
     )
 
@@ -111,12 +119,18 @@ class NodeProvider(DatasphereProvider):
         if is_known(image) and isinstance(image, str) and "@sha256:" not in image:
             failures.append(CheckFailure("image", f"image {image!r} must be pinned by digest "
                                          "(repo@sha256:...), or a rebuilt image would not roll out"))
+        news = dict(news)
         for key, low, high in (("port", 1, 65535), ("requestTimeoutSeconds", 1, 3600),
                                ("idleTimeoutSeconds", 1, 86400), ("instanceCount", 1, 64)):
             value = news.get(key)
-            if is_known(value) and not (isinstance(value, int) and low <= value <= high):
+            if not is_known(value):
+                continue
+            number = whole_number(value)
+            if number is None or not low <= number <= high:
                 failures.append(CheckFailure(key, f"{key} must be a whole number from {low} to {high}, "
                                              f"got {value!r}"))
+            else:
+                news[key] = number
         minutes = news.get("readyTimeoutMinutes")
         if is_known(minutes) and not (isinstance(minutes, int | float) and minutes > 0):
             failures.append(CheckFailure("readyTimeoutMinutes",

@@ -20,7 +20,13 @@ from pulumi.dynamic import (
 )
 
 from components.datasphere.api import ApiError
-from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
+from components.datasphere.base import (
+    DatasphereProvider,
+    diff_props,
+    is_known,
+    require_text,
+    whole_number,
+)
 
 SETTINGS = {"serviceAccountId": "serviceAccountId", "defaultFolderId": "defaultFolderId",
             "subnetId": "subnetId"}
@@ -39,13 +45,17 @@ class ProjectSettingsProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", *SETTINGS])
         cap = news.get("maxUnitsPerHour")
-        if is_known(cap) and not (isinstance(cap, int) and cap >= 0):
+        if is_known(cap):
+            cap = whole_number(cap)
+            news = {**news, "maxUnitsPerHour": cap}
+        if is_known(cap) and (cap is None or cap < 0):
+            given = news.get("maxUnitsPerHour")
             failures.append(CheckFailure(
-                "maxUnitsPerHour", f"maxUnitsPerHour must be a whole number >= 0 (0: no cap), got {cap!r}"))
+                "maxUnitsPerHour", f"maxUnitsPerHour must be a whole number >= 0 (0: no cap), got {given!r}"))
         return CheckResult(news, failures)
 
     def _apply(self, props: dict[str, Any], values: dict[str, Any]) -> None:
-        cap = values["maxUnitsPerHour"]
+        cap = whole_number(values["maxUnitsPerHour"])
         self.client.update_project(
             props["projectId"],
             {field: values[key] for key, field in SETTINGS.items()},

@@ -1,0 +1,342 @@
+"""A fake DataSphere on 127.0.0.1 that behaves as ../shared/datasphere-api.md says.
+
+One HTTP server plays the management API, the operation API, IAM and node-api (their paths
+do not overlap). It checks the bearer token and update masks, answers changes with unfinished
+operations that finish after a few polls, keeps a started node answering 503 on `/v1/models`
+until its warm-up has passed, injects faults on request, and records every request.
+Time comes from an injectable clock, so a ten-minute start-up can be simulated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+IAM_TOKEN = "t1.fake-iam-token-9f3e"
+OAUTH_TOKEN = "y0_fake-oauth-token-1c2d"
+API = "/datasphere/v2/"
+ORIGINAL_SETTINGS = {"serviceAccountId": "ajeoriginalsa0000000", "defaultFolderId": "b1goriginal000000000",
+                     "subnetId": ""}
+ORIGINAL_LIMITS = {"maxUnitsPerHour": 50}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    authorization: str | None
+    headers: dict[str, str]
+    body: Any
+    raw: str
+
+
+@dataclass
+class Operation:
+    id: str
+    description: str
+    polls_left: int
+    on_done: Callable[[], dict[str, Any]]
+    metadata: dict[str, Any]
+    error: dict[str, Any] | None = None
+    done: bool = False
+    response: dict[str, Any] | None = None
+
+
+class ApiFailure(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class FakeDatasphere:
+    clock: Callable[[], float] = time.monotonic
+    operation_polls: int = 2
+    node_warmup_seconds: float = 0.2
+    served_model: str = "Qwen/Qwen2.5-7B-Instruct"
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secret_contents: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    faults: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    failing_operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    never_ready: bool = False
+    jwts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.server: ThreadingHTTPServer | None = None
+
+    # --- control ---------------------------------------------------------------------------
+    def start(self) -> FakeDatasphere:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                status, body = fake.handle(self.command, self.path, dict(self.headers.items()), raw)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_project(self, project_id: str) -> None:
+        self.projects[project_id] = {
+            "id": project_id, "communityId": "bt1community00000000", "name": "llm", "description": "",
+            "labels": {}, "createdAt": "2026-01-01T00:00:00Z",
+            "settings": ORIGINAL_SETTINGS.copy(),
+            "limits": ORIGINAL_LIMITS.copy(),
+        }
+
+    def inject(self, method: str, path_prefix: str, statuses: list[int]) -> None:
+        """The next matching requests answer these statuses, in order."""
+        self.faults.append((method, path_prefix, list(statuses)))
+
+    def fail_next_operation(self, kind: str, code: int = 9,
+                            message: str = "instance failed to start") -> None:
+        self.failing_operations[kind] = {"code": code, "message": message, "details": []}
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method in {"POST", "PATCH", "DELETE"}
+                and r.path.startswith(API)]
+
+    # --- dispatch --------------------------------------------------------------------------
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: str) -> tuple[int, Any]:
+        lower = {k.lower(): v for k, v in headers.items()}
+        body = json.loads(raw) if raw else None
+        with self.lock:
+            self.requests.append(Recorded(method, path, lower.get("authorization"), lower, body, raw))
+            for index, (f_method, prefix, statuses) in enumerate(self.faults):
+                if f_method == method and path.startswith(prefix) and statuses:
+                    status = statuses.pop(0)
+                    if not statuses:
+                        del self.faults[index]
+                    return status, {"code": {429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2),
+                                    "message": "injected fault", "details": []}
+            try:
+                if path == "/iam/v1/tokens" and method == "POST":
+                    return 200, self._iam(body or {})
+                if lower.get("authorization") != f"Bearer {IAM_TOKEN}":
+                    raise ApiFailure(401, 16, "the request is not authenticated")
+                if path.startswith("/operations/"):
+                    return 200, self._poll(path.removeprefix("/operations/"))
+                if path.startswith("/v1/"):
+                    return self._node_api(lower)
+                if path.startswith(API):
+                    return 200, self._management(method, path.removeprefix(API).split("/"), body)
+                raise ApiFailure(404, 5, f"no route {method} {path}")
+            except ApiFailure as failure:
+                return failure.status, {"code": failure.code, "message": failure.message, "details": []}
+
+    def _iam(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "jwt" in body:
+            self.jwts.append(body["jwt"])
+            if body["jwt"].count(".") != 2:
+                raise ApiFailure(400, 3, "malformed JWT")
+        elif body.get("yandexPassportOauthToken") != OAUTH_TOKEN:
+            raise ApiFailure(401, 16, "bad OAuth token")
+        return {"iamToken": IAM_TOKEN, "expiresAt": "2099-01-01T00:00:00Z"}
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):017d}"
+
+    def _operation(self, kind: str, description: str, on_done: Callable[[], dict[str, Any]],
+                   metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        op = Operation(self._new_id("op"), description, self.operation_polls, on_done, metadata or {})
+        op.error = self.failing_operations.pop(kind, None)
+        self.operations[op.id] = op
+        return self._operation_view(op)
+
+    def _operation_view(self, op: Operation) -> dict[str, Any]:
+        view = {"id": op.id, "description": op.description, "createdAt": "2026-11-28T00:00:00Z",
+                "createdBy": "ajedeployer000000000", "modifiedAt": "2026-11-28T00:00:00Z",
+                "done": op.done, "metadata": op.metadata}
+        if op.done:
+            view["error" if op.error else "response"] = op.error or op.response
+        return view
+
+    def _poll(self, operation_id: str) -> dict[str, Any]:
+        op = self.operations.get(operation_id)
+        if op is None:
+            raise ApiFailure(404, 5, f"operation {operation_id} not found")
+        if not op.done:
+            op.polls_left -= 1
+            if op.polls_left <= 0:
+                op.done = True
+                if op.error is None:
+                    op.response = op.on_done()
+        return self._operation_view(op)
+
+    # --- management ------------------------------------------------------------------------
+    def _management(self, method: str, parts: list[str], body: Any) -> dict[str, Any]:
+        collection, ident = parts[0], (parts[1] if len(parts) > 1 else None)
+        if method == "PATCH" and not (body or {}).get("updateMask"):
+            raise ApiFailure(400, 3, "updateMask is required")
+        handler = getattr(self, f"_{collection}", None)
+        if handler is None:
+            raise ApiFailure(404, 5, f"no collection {collection}")
+        return handler(method, ident, body or {})
+
+    def _find(self, store: dict[str, dict[str, Any]], kind: str, ident: str | None) -> dict[str, Any]:
+        if ident not in store:
+            raise ApiFailure(404, 5, f"{kind} {ident} not found")
+        return store[ident]
+
+    def _projects(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        project = self._find(self.projects, "project", ident)
+        if method == "GET":
+            return project
+        for path in body["updateMask"].split(","):
+            section, key = path.split(".")
+            value = (body.get(section) or {}).get(key)
+            if value is None:
+                project[section].pop(key, None)
+            else:
+                project[section][key] = value
+        return self._operation("project", "update project", lambda: project)
+
+    def _secrets(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "POST":
+            self._find(self.projects, "project", body.get("projectId"))
+            if any(s["projectId"] == body["projectId"] and s["name"] == body["name"]
+                   for s in self.secrets.values()):
+                raise ApiFailure(409, 6, f"secret {body['name']} already exists")
+            secret_id = self._new_id("sec")
+            secret = {"id": secret_id, "projectId": body["projectId"], "name": body["name"],
+                      "description": body.get("description", ""), "labels": body.get("labels", {}),
+                      "createdAt": "2026-11-28T00:00:00Z"}
+
+            def created() -> dict[str, Any]:
+                self.secrets[secret_id] = secret
+                self.secret_contents[secret_id] = body["content"]
+                return secret
+
+            return self._operation("secret", "create secret", created, {"secretId": secret_id})
+        secret = self._find(self.secrets, "secret", ident)
+        if method == "GET":
+            return secret
+        if method == "DELETE":
+            return self._operation("secret", "delete secret", lambda: self._drop(self.secrets, ident))
+        for key in body["updateMask"].split(","):
+            if key == "content":
+                self.secret_contents[secret["id"]] = body["content"]
+            else:
+                secret[key] = body[key]
+        return self._operation("secret", "update secret", lambda: secret)
+
+    def _drop(self, store: dict[str, dict[str, Any]], ident: str | None) -> dict[str, Any]:
+        store.pop(ident or "", None)
+        return {}
+
+    def _nodes(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "POST":
+            self._find(self.projects, "project", body.get("projectId"))
+            node_id = self._new_id("nod")
+            node = {**body, "id": node_id, "createdAt": "2026-11-28T00:00:00Z",
+                    "createdById": "ajedeployer000000000", "status": "CREATED", "ready_at": None,
+                    "instances": [{"zoneId": z, "status": "PREPARING"} for z in body["zoneInstanceCount"]]}
+            self.nodes[node_id] = node
+            return self._operation("node", "create node", lambda: self._started(node),
+                                   {"nodeId": node_id})
+        node = self._find(self.nodes, "node", ident)
+        if method == "GET":
+            return self._node_view(node)
+        if method == "DELETE":
+            node["status"] = "DELETING"
+            return self._operation("node", "delete node", lambda: self._drop(self.nodes, ident),
+                                   {"nodeId": ident})
+        for key in body["updateMask"].split(","):
+            node[key] = body[key]
+        node["status"], node["ready_at"] = "CREATED", None
+        return self._operation("node", "update node", lambda: self._started(node), {"nodeId": ident})
+
+    def _started(self, node: dict[str, Any]) -> dict[str, Any]:
+        node["status"] = "HEALTHY"
+        node["ready_at"] = self.clock() + self.node_warmup_seconds
+        for instance in node["instances"]:
+            instance["status"] = "HEALTHY"
+        return self._node_view(node)
+
+    @staticmethod
+    def _node_view(node: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in node.items() if k != "ready_at"}
+
+    def _aliases(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "POST":
+            self._check_traffic(body["nodes"])
+            alias_id = self._new_id("als")
+            alias = {**body, "id": alias_id, "fullName": f"datasphere.user.{body['name']}",
+                     "createdAt": "2026-11-28T00:00:00Z"}
+
+            def created() -> dict[str, Any]:
+                self.aliases[alias_id] = alias
+                return alias
+
+            return self._operation("alias", "create alias", created)
+        alias = self._find(self.aliases, "alias", ident)
+        if method == "GET":
+            return alias
+        if method == "DELETE":
+            return self._operation("alias", "delete alias", lambda: self._drop(self.aliases, ident))
+        for key in body["updateMask"].split(","):
+            if key == "nodes":
+                self._check_traffic(body["nodes"])
+            alias[key] = body[key]
+        return self._operation("alias", "update alias", lambda: alias)
+
+    def _check_traffic(self, nodes: list[dict[str, Any]]) -> None:
+        if sum(n["trafficPercent"] for n in nodes) != 100:
+            raise ApiFailure(400, 3, "traffic percentages must add up to 100")
+        for entry in nodes:
+            self._find(self.nodes, "node", entry["nodeId"])
+
+    # --- node-api --------------------------------------------------------------------------
+    def _node_api(self, headers: dict[str, str]) -> tuple[int, Any]:
+        node_id = headers.get("x-node-id")
+        alias_name = headers.get("x-node-alias")
+        if alias_name:
+            alias = next((a for a in self.aliases.values() if a["fullName"] == alias_name), None)
+            if alias is None:
+                return 404, {"code": 5, "message": f"alias {alias_name} not found"}
+            node_id = alias["nodes"][0]["nodeId"]
+        node = self.nodes.get(node_id or "")
+        if node is None:
+            return 404, {"code": 5, "message": f"node {node_id} not found"}
+        if node["folderId"] != headers.get("x-folder-id"):
+            return 403, {"code": 7, "message": "folder does not match the node"}
+        ready_at = node["ready_at"]
+        if self.never_ready or ready_at is None or self.clock() < ready_at or node["status"] != "HEALTHY":
+            return 503, {"message": "model is loading"}
+        return 200, {"object": "list", "data": [{"id": self.served_model, "object": "model"}]}
