@@ -248,7 +248,11 @@ class FakeDatasphere:
         if method == "GET":
             return secret
         if method == "DELETE":
-            return self._operation("secret", "delete secret", lambda: self._drop(self.secrets, ident))
+            def deleted() -> dict[str, Any]:
+                self.secret_contents.pop(secret["id"], None)
+                return self._drop(self.secrets, ident)
+
+            return self._operation("secret", "delete secret", deleted)
         for key in body["updateMask"].split(","):
             if key == "content":
                 self.secret_contents[secret["id"]] = body["content"]

@@ -48,7 +48,11 @@ def dynamic_inputs(run: ProgramRun, type_name: str) -> dict[str, Any]:
 
 
 def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(props, {}))
+    loop = asyncio.new_event_loop()  # not asyncio.run: that would unset the mocks' loop
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
 
 
 def plain(message: struct_pb2.Struct) -> dict[str, Any]:

@@ -41,6 +41,11 @@ def _current(project: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _managed_cap(props: dict[str, Any]) -> int | None:
+    """The cap the stack sets, or None where it leaves the project's own limit alone."""
+    return whole_number(props.get("maxUnitsPerHour")) or None
+
+
 class ProjectSettingsProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", *SETTINGS])
@@ -54,25 +59,27 @@ class ProjectSettingsProvider(DatasphereProvider):
                 "maxUnitsPerHour", f"maxUnitsPerHour must be a whole number >= 0 (0: no cap), got {given!r}"))
         return CheckResult(news, failures)
 
-    def _apply(self, props: dict[str, Any], values: dict[str, Any]) -> None:
-        cap = whole_number(values["maxUnitsPerHour"])
-        self.client.update_project(
-            props["projectId"],
-            {field: values[key] for key, field in SETTINGS.items()},
-            {"maxUnitsPerHour": cap or None},
-        )
+    def _apply(self, project_id: str, values: dict[str, Any], cap: int | None) -> None:
+        """Set the three settings; the cap only when `cap` is given (0 clears it)."""
+        limits = {} if cap is None else {"maxUnitsPerHour": cap or None}
+        self.client.update_project(project_id, {field: values[key] for key, field in SETTINGS.items()},
+                                   limits)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         previous = _current(self.client.get_project(props["projectId"]))
-        self._apply(props, props)
+        self._apply(props["projectId"], props, _managed_cap(props))
         return CreateResult(props["projectId"], {**props, "previous": previous})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return diff_props(olds, news, in_place=IN_PLACE, replace=("projectId",))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news, news)
-        return UpdateResult({**news, "previous": olds["previous"]})
+        previous = olds["previous"]
+        cap = _managed_cap(news)
+        if cap is None and _managed_cap(olds) is not None:
+            cap = whole_number(previous["maxUnitsPerHour"])  # the stack stops capping: put back the old cap
+        self._apply(news["projectId"], news, cap)
+        return UpdateResult({**news, "previous": previous})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -81,10 +88,15 @@ class ProjectSettingsProvider(DatasphereProvider):
             if error.not_found:
                 return ReadResult("", {})
             raise
-        return ReadResult(id_, {**props, "projectId": id_, **_current(project)})
+        current = _current(project)
+        if _managed_cap(props) is None:
+            current["maxUnitsPerHour"] = 0  # not the stack's to manage, so not drift
+        return ReadResult(id_, {**props, "projectId": id_, **current})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self._apply(props, props["previous"])
+        previous = props["previous"]
+        cap = None if _managed_cap(props) is None else whole_number(previous["maxUnitsPerHour"])
+        self._apply(props["projectId"], previous, cap)
 
 
 class ProjectSettings(Resource, module="datasphere", name="ProjectSettings"):

@@ -1,0 +1,289 @@
+"""The DataSphere part end to end: the program's own pickled providers, run in the SDK's
+provider host, against the fake DataSphere API. Every scenario asserts on the fake's state
+and request log."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fake_datasphere import API, IAM_TOKEN, ORIGINAL_LIMITS, ORIGINAL_SETTINGS, FakeDatasphere
+from tests.program import FAKE_PRIVATE_KEY, ProgramRun, run_program
+from tests.provider_host import Engine, ProviderError, ProviderHost, dynamic_inputs
+
+PROJECT_ID = "bt1project0000000000"
+ENDPOINT_KEYS = ("datasphereEndpoint", "operationEndpoint", "iamEndpoint", "nodeApiEndpoint")
+FAST = {"vllm-datasphere:readyTimeoutMinutes": "0.1"}
+
+
+def host_config(fake: FakeDatasphere) -> dict[str, str]:
+    config = {f"vllm-datasphere:{key}": fake.url for key in ENDPOINT_KEYS}
+    return config | {"vllm-datasphere:pollIntervalSeconds": "0.02"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatasphere]:
+    server = FakeDatasphere(node_warmup_seconds=0.3).start()
+    server.add_project(PROJECT_ID)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def engine(fake: FakeDatasphere) -> Iterator[Engine]:
+    host = ProviderHost(host_config(fake), {"YC_TOKEN": IAM_TOKEN})
+    yield Engine(host)
+    host.close()
+
+
+@pytest.fixture(scope="module")
+def program() -> ProgramRun:
+    return run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20"})
+
+
+def deploy(engine: Engine, run: ProgramRun) -> dict[str, str]:
+    """One `pulumi up` of the DataSphere part, in dependency order."""
+    done = {
+        "settings": engine.up("settings", dynamic_inputs(run, "ProjectSettings")),
+        "secret": engine.up("secret", dynamic_inputs(run, "Secret")),
+        "node": engine.up("node", dynamic_inputs(run, "Node")),
+    }
+    alias = dynamic_inputs(run, "Alias") | {"nodeId": engine.state["node"].id}
+    done["alias"] = engine.up("alias", alias)
+    engine.finish()
+    return done
+
+
+def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
+    assert deploy(engine, program) == dict.fromkeys(("settings", "secret", "node", "alias"), "created")
+    node_inputs = dynamic_inputs(program, "Node")
+
+    project = fake.projects[PROJECT_ID]
+    assert project["settings"] == {"serviceAccountId": program.outputs["serviceAccountId"],
+                                   "defaultFolderId": program.outputs["folderId"],
+                                   "subnetId": program.outputs["subnetId"]}
+    assert project["limits"] == {"maxUnitsPerHour": 20}
+
+    [secret] = fake.secrets.values()
+    assert secret["name"] == node_inputs["passwordSecretName"] == program.outputs["secretName"]
+    assert json.loads(fake.secret_contents[secret["id"]])["private_key"] == FAKE_PRIVATE_KEY
+
+    [node] = fake.nodes.values()
+    assert node["docker"] == {"image": program.outputs["imageRef"], "username": "json_key",
+                              "passwordSecretName": secret["name"]}
+    assert node["endpoint"] == {"type": "HTTP", "port": 8000, "timeoutSeconds": 180,
+                                "idleTimeoutSeconds": 300}
+    assert node["healthCheck"]["path"] == "/health"
+    assert node["instanceSpec"] == "g2.1"
+    assert node["zoneInstanceCount"] == {"ru-central1-a": 1}
+    assert node["zoneSubnetId"] == {"ru-central1-a": program.outputs["subnetId"]}
+    assert node["acl"] == {"folderIds": [program.outputs["folderId"]]}
+
+    [alias] = fake.aliases.values()
+    assert alias["fullName"] == program.outputs["aliasName"] == "datasphere.user.vllm-dev"
+    assert alias["nodes"] == [{"nodeId": node["id"], "trafficPercent": 100}]
+    assert alias["public"] is False
+    assert engine.state["alias"].outputs["fullName"] == "datasphere.user.vllm-dev"
+
+    probes = [r for r in fake.requests if r.path == "/v1/models"]
+    assert probes, "create must wait for the model through node-api"
+    assert all(r.headers["x-node-id"] == node["id"] for r in probes)
+    assert all(r.headers["x-folder-id"] == program.outputs["folderId"] for r in probes)
+    assert all(r.authorization == f"Bearer {IAM_TOKEN}" for r in fake.requests if r.path != "/iam/v1/tokens")
+    assert all(r.body.get("updateMask") for r in fake.requests if r.method == "PATCH")
+
+
+def test_create_returns_only_once_the_model_is_served(fake: FakeDatasphere, engine: Engine,
+                                                       program: ProgramRun) -> None:
+    deploy(engine, program)
+    probes = [r for r in fake.requests if r.path == "/v1/models"]
+    node_gets = [r for r in fake.requests if r.method == "GET" and r.path.startswith(f"{API}nodes/")]
+    assert len(probes) >= 2, "503s while the model loads are waited through"
+    assert node_gets
+
+
+def test_second_run_with_the_same_inputs_changes_nothing(fake: FakeDatasphere, engine: Engine,
+                                                         program: ProgramRun) -> None:
+    deploy(engine, program)
+    writes_before = len(fake.writes())
+    assert deploy(engine, program) == dict.fromkeys(("settings", "secret", "node", "alias"), "same")
+    assert len(fake.writes()) == writes_before
+
+
+def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatasphere, engine: Engine,
+                                                                 program: ProgramRun) -> None:
+    deploy(engine, program)
+    old_node = engine.state["node"].id
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            status, _ = fake.handle("GET", "/v1/models", {
+                "Authorization": f"Bearer {IAM_TOKEN}", "x-node-alias": "datasphere.user.vllm-dev",
+                "x-folder-id": program.outputs["folderId"]}, "")
+            answers.append(status)
+            time.sleep(0.005)
+
+    caller = threading.Thread(target=client)
+    caller.start()
+    try:
+        changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
+                                      "vllm-datasphere:maxModelLen": "8192"})
+        assert changed.outputs["imageRef"] != program.outputs["imageRef"]
+        result = deploy(engine, changed)
+    finally:
+        stop.set()
+        caller.join()
+
+    assert result == {"settings": "same", "secret": "same", "node": "replaced", "alias": "updated"}
+    new_node = engine.state["node"].id
+    assert new_node != old_node
+    assert list(fake.nodes) == [new_node]
+    assert fake.nodes[new_node]["docker"]["image"] == changed.outputs["imageRef"]
+    assert next(iter(fake.aliases.values()))["nodes"] == [{"nodeId": new_node, "trafficPercent": 100}]
+    assert len(answers) > 10
+    assert set(answers) == {200}, "a client of the alias saw an error during the rollout"
+
+    writes = [(r.method, r.path) for r in fake.writes()]
+    created = writes.index(("POST", f"{API}nodes"), 1)
+    moved = next(i for i, w in enumerate(writes) if w[0] == "PATCH" and "aliases" in w[1])
+    deleted = writes.index(("DELETE", f"{API}nodes/{old_node}"))
+    assert created < moved < deleted
+
+
+def test_refresh_sees_a_node_deleted_behind_the_stacks_back(fake: FakeDatasphere, engine: Engine,
+                                                            program: ProgramRun) -> None:
+    deploy(engine, program)
+    del fake.nodes[engine.state["node"].id]
+    assert engine.refresh("node") == "gone"
+    assert engine.refresh("alias") == "refreshed"
+    assert deploy(engine, program)["node"] == "created"
+    assert len(fake.nodes) == 1
+
+
+def test_refresh_sees_drift_and_the_next_up_repairs_it_in_place(fake: FakeDatasphere, engine: Engine,
+                                                                program: ProgramRun) -> None:
+    deploy(engine, program)
+    node_id = engine.state["node"].id
+    fake.nodes[node_id]["instanceSpec"] = "g2.2"
+    assert engine.refresh("node") == "refreshed"
+    assert engine.state["node"].outputs["instanceSpec"] == "g2.2"
+    assert deploy(engine, program)["node"] == "updated"
+    assert fake.nodes[node_id]["instanceSpec"] == "g2.1"
+    patch = [r for r in fake.writes() if r.method == "PATCH" and r.path == f"{API}nodes/{node_id}"]
+    assert patch[-1].body["updateMask"] == "instanceSpec"
+
+
+def test_destroy_leaves_nothing_and_restores_the_project(fake: FakeDatasphere, engine: Engine,
+                                                         program: ProgramRun) -> None:
+    deploy(engine, program)
+    engine.destroy(["alias", "node", "secret", "settings"])
+    assert fake.nodes == {}
+    assert fake.aliases == {}
+    assert fake.secrets == {}
+    assert fake.secret_contents == {}
+    assert fake.projects[PROJECT_ID]["settings"] == ORIGINAL_SETTINGS
+    assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
+
+
+def test_a_project_cap_the_stack_does_not_set_is_left_alone(fake: FakeDatasphere, engine: Engine) -> None:
+    run = run_program(FAST)
+    deploy(engine, run)
+    assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
+    engine.destroy(["alias", "node", "secret", "settings"])
+    assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
+
+
+def test_bursts_of_429_and_503_are_survived(fake: FakeDatasphere, engine: Engine,
+                                            program: ProgramRun) -> None:
+    fake.inject("POST", f"{API}nodes", [429, 503, 429])
+    fake.inject("GET", "/operations/", [503, 503, 429])
+    fake.inject("PATCH", f"{API}projects/", [503, 500, 504])
+    fake.inject("GET", f"{API}nodes/", [500, 503])
+    assert deploy(engine, program)["node"] == "created"
+    assert fake.faults == []
+    node_posts = [r for r in fake.requests if r.method == "POST" and r.path == f"{API}nodes"]
+    assert len(node_posts) == 4
+    assert len(fake.nodes) == 1
+
+
+def test_a_post_is_not_repeated_after_an_ambiguous_failure(fake: FakeDatasphere, engine: Engine,
+                                                           program: ProgramRun) -> None:
+    fake.inject("POST", f"{API}secrets", [500])
+    with pytest.raises(ProviderError, match=r"secret vllm-dev-registry-key in project .*INTERNAL"):
+        engine.up("secret", dynamic_inputs(program, "Secret"))
+    assert len([r for r in fake.requests if r.path == f"{API}secrets"]) == 1
+
+
+def test_an_operation_error_deletes_the_node_and_says_why(fake: FakeDatasphere, engine: Engine,
+                                                          program: ProgramRun) -> None:
+    engine.up("settings", dynamic_inputs(program, "ProjectSettings"))
+    engine.up("secret", dynamic_inputs(program, "Secret"))
+    fake.fail_next_operation("node", code=9, message="instance failed to start")
+    with pytest.raises(ProviderError) as error:
+        engine.up("node", dynamic_inputs(program, "Node"))
+    text = str(error.value)
+    assert "did not start" in text
+    assert "FAILED_PRECONDITION" in text
+    assert "instance failed to start" in text
+    assert "The node was deleted." in text
+    assert "model does not fit the GPU memory" in text
+    assert fake.nodes == {}
+    assert "node" not in engine.state
+
+
+def test_a_readiness_timeout_deletes_the_node_and_reports_what_it_saw(fake: FakeDatasphere, engine: Engine,
+                                                                      ) -> None:
+    fake.never_ready = True
+    run = run_program({"vllm-datasphere:readyTimeoutMinutes": "0.01"})
+    engine.up("settings", dynamic_inputs(run, "ProjectSettings"))
+    engine.up("secret", dynamic_inputs(run, "Secret"))
+    with pytest.raises(ProviderError) as error:
+        engine.up("node", dynamic_inputs(run, "Node"))
+    text = str(error.value)
+    assert "not serving 'Qwen/Qwen2.5-7B-Instruct' within 0.01 min" in text
+    assert "last node status HEALTHY" in text
+    assert "last /v1/models answer HTTP 503" in text
+    assert "registry key secret or the puller role" in text
+    assert fake.nodes == {}
+
+
+def test_no_secret_or_token_leaks(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
+    deploy(engine, program)
+    fake.fail_next_operation("node")
+    changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
+                                  "vllm-datasphere:maxModelLen": "4096"})
+    with pytest.raises(ProviderError) as error:
+        engine.up("node", dynamic_inputs(changed, "Node"))
+    key_text = "FAKE-PRIVATE-KEY-MATERIAL"
+    carriers = [r for r in fake.requests if key_text in r.raw]
+    assert [(r.method, r.path) for r in carriers] == [("POST", f"{API}secrets")]
+    assert not [r for r in fake.requests if IAM_TOKEN in r.raw]
+    outputs = json.dumps({name: m.outputs for name, m in engine.state.items()})
+    assert key_text not in outputs
+    assert IAM_TOKEN not in outputs
+    assert IAM_TOKEN not in str(error.value)
+    assert key_text not in str(error.value)
+
+
+@pytest.mark.parametrize(("type_name", "change", "property_", "reason"), [
+    ("Node", {"image": "cr.yandex/crp/vllm:latest"}, "image", "must be pinned by digest"),
+    ("Node", {"instanceCount": 0}, "instanceCount", "whole number from 1 to 64"),
+    ("Node", {"readyTimeoutMinutes": 0}, "readyTimeoutMinutes", "above 0"),
+    ("Node", {"port": 1.5}, "port", "whole number from 1 to 65535"),
+    ("Secret", {"name": "9 lives"}, "name", "must be letters, digits"),
+    ("Secret", {"content": ""}, "content", "non-empty string"),
+    ("Alias", {"name": "Prod Alias"}, "name", "lowercase letters"),
+    ("ProjectSettings", {"maxUnitsPerHour": -1}, "maxUnitsPerHour", "whole number >= 0"),
+])
+def test_check_names_the_property(engine: Engine, program: ProgramRun, type_name: str, change: dict,
+                                  property_: str, reason: str) -> None:
+    news = dynamic_inputs(program, type_name) | change
+    failures = engine.host.call("check", olds={}, news=news)["failures"]
+    assert [f["property"] for f in failures] == [property_]
+    assert reason in failures[0]["reason"]
