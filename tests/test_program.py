@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -245,3 +246,66 @@ def test_names_carry_the_stack_so_stacks_can_share_a_folder(default_run: Program
     assert default_run.one(SUBNET).inputs["name"] == "vllm-dev-ru-central1-a"
     labels = default_run.one(REGISTRY).inputs["labels"]
     assert labels == {"managed-by": "pulumi", "project": "vllm-datasphere", "stack": "dev"}
+
+
+def test_datasphere_outputs(default_run: ProgramRun) -> None:
+    outputs = default_run.outputs
+    assert outputs["projectId"] == "bt1project0000000000"
+    assert outputs["secretName"] == "vllm-dev-registry-key"
+    assert outputs["nodeId"] == fake_id(DYNAMIC_NODE, "vllm-dev")
+    assert outputs["aliasName"] == "datasphere.user.vllm-dev"
+    assert outputs["endpointUrl"] == "https://node-api.datasphere.yandexcloud.net/v1"
+
+
+def test_node_uses_the_digest_the_secret_and_waits_for_the_project(default_run: ProgramRun) -> None:
+    node = default_run.one(DYNAMIC_NODE)
+    assert node.inputs["image"] == default_run.outputs["imageRef"]
+    assert node.inputs["name"] == "vllm-dev-" + default_run.outputs["imageRef"].split(":")[-1][:12]
+    assert node.inputs["passwordSecretName"] == default_run.one(DYNAMIC_SECRET).inputs["name"]
+    assert node.inputs["port"] == 8000
+    assert node.inputs["requestTimeoutSeconds"] == 180
+    assert node.inputs["readyTimeoutMinutes"] == 30
+    assert node.inputs["aclFolderIds"] == [default_run.outputs["folderId"]]
+    assert default_run.one(DYNAMIC_SETTINGS).urn in node.dependencies
+    assert default_run.one(DYNAMIC_SECRET).urn in node.dependencies
+    alias = default_run.one(DYNAMIC_ALIAS)
+    assert alias.inputs["nodeId"] == default_run.outputs["nodeId"]
+    assert alias.inputs["public"] is False
+
+
+def test_project_settings_point_at_the_stacks_account_folder_and_subnet(default_run: ProgramRun) -> None:
+    settings = default_run.one(DYNAMIC_SETTINGS).inputs
+    assert settings["serviceAccountId"] == default_run.outputs["serviceAccountId"]
+    assert settings["defaultFolderId"] == default_run.outputs["folderId"]
+    assert settings["subnetId"] == default_run.outputs["subnetId"]
+    assert settings["maxUnitsPerHour"] == 0
+
+
+def test_secret_content_is_secret_and_only_the_registry_key(default_run: ProgramRun) -> None:
+    secret = default_run.one(DYNAMIC_SECRET)
+    assert isinstance(secret.inputs["content"], Secret)
+    assert json.loads(secret.inputs["content"].value)["private_key"] == FAKE_PRIVATE_KEY
+    assert "content" in secret.additional_secret_outputs
+
+
+def test_hugging_face_token_becomes_a_second_secret_never_plain() -> None:
+    token = "hf_fake_token_7d1e"
+    run = run_program({f"{PROJECT}:huggingFaceToken": token})
+    secrets = {r.inputs["name"]: r for r in run.of_type(DYNAMIC_SECRET)}
+    assert set(secrets) == {"vllm-dev-registry-key", "HF_TOKEN"}
+    assert secrets["HF_TOKEN"].inputs["content"] == Secret(token)
+    assert secrets["HF_TOKEN"].urn in run.one(DYNAMIC_NODE).dependencies
+    plain = [s for r in run.registrations for s in plain_strings(r.inputs)]
+    assert not [s for s in plain if token in s]
+
+
+def test_pickled_providers_carry_no_credentials(monkeypatch) -> None:
+    monkeypatch.setenv("YC_TOKEN", "t1.deployer-token-in-the-environment")
+    run = run_program({"yandex:token": "t1.deployer-token-in-config"})
+    for registration in run.registrations:
+        if registration.type.startswith("pulumi-python:dynamic/"):
+            provider = registration.inputs["__provider"]
+            assert isinstance(provider, Secret)
+            pickled = base64.b64decode(provider.value)
+            assert b"deployer-token" not in pickled
+            assert b"components.datasphere" in pickled

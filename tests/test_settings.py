@@ -117,6 +117,15 @@ INVALID = [
     ({"subnetCidr": "10.0.0.0/8"}, "subnetCidr", "from /16 to /28"),
     ({"datasphereProjectId": None}, "datasphereProjectId", "is required"),
     ({"datasphereProjectId": "my-project"}, "datasphereProjectId", "is not a Yandex Cloud ID"),
+    ({"requestTimeoutSeconds": "0"}, "requestTimeoutSeconds", "from 1 to 3600"),
+    ({"requestTimeoutSeconds": "4000"}, "requestTimeoutSeconds", "from 1 to 3600"),
+    ({"readyTimeoutMinutes": "0"}, "readyTimeoutMinutes", "a number of minutes above 0"),
+    ({"readyTimeoutMinutes": "soon"}, "readyTimeoutMinutes", "a number of minutes above 0"),
+    ({"maxUnitsPerHour": "-5"}, "maxUnitsPerHour", "compute units per hour (0: no cap)"),
+    ({"aliasName": "Prod_Alias"}, "aliasName", "must be 1-63 lowercase letters"),
+    ({"pollIntervalSeconds": "0"}, "pollIntervalSeconds", "above 0 and at most 60"),
+    ({"datasphereEndpoint": "http://datasphere.example"}, "datasphereEndpoint", "must be an https:// URL"),
+    ({"nodeApiEndpoint": "ftp://127.0.0.1"}, "nodeApiEndpoint", "must be an https:// URL"),
 ]
 
 
@@ -135,6 +144,13 @@ def test_invalid_value_names_key_value_and_fix(raw: dict[str, str | None], key: 
     given = raw.get(key)
     if given is not None:
         assert str(problems[0].value) in given, "the value shown must be (part of) what was set"
+
+
+def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allowed() -> None:
+    settings = parse(datasphereEndpoint="http://127.0.0.1:8080/", readyTimeoutMinutes="0.5")
+    assert settings.endpoints["datasphereEndpoint"] == "http://127.0.0.1:8080"
+    assert settings.ready_timeout_minutes == 0.5
+    assert settings.alias_name == "vllm-dev"
 
 
 def test_creating_a_folder_needs_the_cloud() -> None:
