@@ -91,12 +91,15 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
     timing = client.timing
     deadline = timing.clock() + timeout_seconds
     attempt = 0
+    healthy = False
     while True:
-        node = client.get_node(node_id)
-        if node is None:
-            raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
-        seen.node_status = node.get("status", "unknown")
-        if seen.node_status == "HEALTHY":
+        if not healthy:
+            node = client.get_node(node_id)
+            if node is None:
+                raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
+            seen.node_status = node.get("status", "unknown")
+            healthy = seen.node_status == "HEALTHY"
+        if healthy:
             try:
                 answer = client.probe_models(folder_id, node_id)
             except ConnectionError as error:
@@ -105,6 +108,8 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
                 seen.last_answer = f"HTTP {answer.status} {answer.text[:120]!r}"
                 if serves_model(answer, model):
                     return
+                # 503 is the model loading; anything else may mean the node changed: look again.
+                healthy = answer.status == 503
         if timing.clock() >= deadline:
             raise TimeoutError(f"not serving {model!r} within {timeout_seconds / 60:g} min")
         timing.sleep(min(timing.backoff(attempt, base=timing.poll_interval / 8), deadline - timing.clock()))
