@@ -18,6 +18,8 @@ from typing import TypeVar
 import pulumi
 
 from components import platform
+from components.datasphere.api import Endpoints
+from components.datasphere.base import ENDPOINT_KEYS
 
 NAMESPACE = "vllm-datasphere"
 
@@ -35,12 +37,8 @@ _IMAGE_REF = re.compile(
 )
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 _LOOPBACK_URL = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
-ENDPOINT_DEFAULTS = {
-    "datasphereEndpoint": "https://datasphere.api.cloud.yandex.net",
-    "operationEndpoint": "https://operation.api.cloud.yandex.net",
-    "iamEndpoint": "https://iam.api.cloud.yandex.net",
-    "nodeApiEndpoint": "https://node-api.datasphere.yandexcloud.net",
-}
+# The public URLs, from the one place the client keeps them.
+ENDPOINT_DEFAULTS = {key: getattr(Endpoints(), attr) for attr, key in ENDPOINT_KEYS.items()}
 
 # Flags the stack sets itself; letting extraVllmArgs repeat them would silently override
 # what the config (or the DataSphere node) relies on.

@@ -142,7 +142,7 @@ class NodeSpec:
     maintenance_limit: int = 1
 
 
-# Node fields the contract lets PATCH change, as (contract path, NodeSpec attribute).
+# Node paths the contract lets PATCH change in place.
 NODE_UPDATABLE = ("name", "description", "labels", "folderId", "instanceSpec",
                   "zoneInstanceCount", "zoneSubnetId", "maintenanceLimit", "acl")
 
@@ -317,6 +317,6 @@ def alias_full_name(name: str) -> str:
     return f"datasphere.user.{name}"
 
 
-def node_reference(answer: HttpAnswer) -> str:
+def describe_answer(answer: HttpAnswer) -> str:
     """A short description of a node-api answer for error messages (no headers, no token)."""
     return f"HTTP {answer.status} {answer.text[:120]!r}"

@@ -24,7 +24,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.datasphere.api import ApiError, DatasphereClient, HttpAnswer, NodeSpec
+from components.datasphere.api import ApiError, DatasphereClient, HttpAnswer, NodeSpec, describe_answer
 from components.datasphere.base import (
     DatasphereProvider,
     diff_props,
@@ -105,7 +105,7 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
             except ConnectionError as error:
                 seen.last_answer = f"connection error: {error}"
             else:
-                seen.last_answer = f"HTTP {answer.status} {answer.text[:120]!r}"
+                seen.last_answer = describe_answer(answer)
                 if serves_model(answer, model):
                     return
                 # 503 is the model loading; anything else may mean the node changed: look again.
