@@ -2,9 +2,12 @@
 
 import pulumi
 
-from components.settings import read_settings
+from components.preflight import check_model_fits
+from components.settings import read_hugging_face_token, read_settings
 from components.stack import VllmDatasphere
 
-stack = VllmDatasphere("vllm", read_settings())
+settings = read_settings()
+memory = check_model_fits(settings, read_hugging_face_token())
+stack = VllmDatasphere("vllm", settings, memory)
 for name, value in stack.outputs().items():
     pulumi.export(name, value)

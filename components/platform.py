@@ -102,3 +102,9 @@ QUANTIZATION_MIN_CAPABILITY: dict[str, tuple[int, int]] = {
     "moe_wna16": (7, 0),
     "experts_int8": (8, 0),
 }
+
+# Methods that only load a checkpoint quantized with them; the others (fp8, experts_int8)
+# quantize an unquantized checkpoint while it loads.
+# Source: vLLM v0.33.0 docs, features/quantization (supported hardware and "online" methods).
+CHECKPOINT_QUANTIZATIONS: frozenset[str] = frozenset(
+    {"awq", "awq_marlin", "gptq", "gptq_marlin", "compressed-tensors", "moe_wna16"})

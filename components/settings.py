@@ -83,6 +83,7 @@ class ConfigError(pulumi.RunError):
 class Settings:
     model: str
     served_model_name: str
+    model_params_billion: float | None
     quantization: str | None
     dtype: str
     max_model_len: int | None
@@ -210,8 +211,7 @@ def _check_image(parser: _Parser, image: str, configuration: platform.Configurat
                     "to an image built for sm_70 (CUDA 12.6 or older)")
 
 
-def _check_precision(parser: _Parser, settings: Settings) -> None:
-    configuration = settings.configuration
+def _check_precision(parser: _Parser, settings: Settings, configuration: platform.Configuration) -> None:
     if settings.dtype == "bfloat16" and not configuration.supports_bfloat16:
         parser.fail("dtype", settings.dtype, f"{configuration.gpu} has no bfloat16. "
                     "Fix: pulumi config set dtype half (or auto, which becomes half here)")
@@ -222,6 +222,15 @@ def _check_precision(parser: _Parser, settings: Settings) -> None:
             parser.fail("quantization", settings.quantization,
                         f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
                         f"has {have[0]}.{have[1]}. Fix: use a g2.* configuration or another method")
+
+
+def configuration_problems(settings: Settings,
+                           configuration: platform.Configuration) -> list[ConfigProblem]:
+    """Why the image, dtype or quantization cannot run on `configuration` (empty: they can)."""
+    parser = _Parser({})
+    _check_image(parser, settings.vllm_image, configuration)
+    _check_precision(parser, settings, configuration)
+    return parser.problems
 
 
 def _check_network(parser: _Parser, cidr: str) -> None:
@@ -290,6 +299,9 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
     settings = Settings(
         model=model,
         served_model_name=served,
+        model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
+                                      "a number of billions of parameters above 0, e.g. 7.6", 0.0)
+        or None,
         quantization=quantization,
         dtype=dtype,
         max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
@@ -323,8 +335,7 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
     if not _RESOURCE_NAME.match(settings.alias_name):
         p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
                "starting with a letter")
-    _check_image(p, settings.vllm_image, configuration)
-    _check_precision(p, settings)
+    p.problems.extend(configuration_problems(settings, configuration))
     _check_network(p, settings.subnet_cidr)
     if p.problems:
         raise ConfigError(p.problems)
@@ -332,8 +343,8 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
 
 
 CONFIG_KEYS: tuple[str, ...] = (
-    "model", "servedModelName", "quantization", "dtype", "maxModelLen", "gpuMemoryUtilization",
-    "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
+    "model", "servedModelName", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
+    "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
     "folderName", "subnetId", "subnetCidr", "datasphereProjectId", "requestTimeoutSeconds",
     "readyTimeoutMinutes", "maxUnitsPerHour", "aliasName", "huggingFaceToken", "datasphereEndpoint",
     "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "pollIntervalSeconds",
@@ -346,8 +357,14 @@ def read_settings() -> Settings:
     raw = {key: config.get(key) for key in CONFIG_KEYS if key != "huggingFaceToken"}
     # The Yandex provider falls back to YC_CLOUD_ID the same way.
     cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")
-    # Read without Config.get's plain-value warning; it is wrapped as a secret at once, and
-    # only a non-empty token becomes a DataSphere secret.
-    token = pulumi.runtime.get_config(f"{NAMESPACE}:huggingFaceToken")
+    token = read_hugging_face_token()
     return parse_settings(raw, stack=pulumi.get_stack(), cloud_id=cloud_id,
                           hugging_face_token=pulumi.Output.secret(token) if token else None)
+
+
+def read_hugging_face_token() -> str | None:
+    """The plain token, for the preflight's Hub requests only; everything else gets the secret.
+
+    Read without `Config.get`, which warns that a secret is read as plain text.
+    """
+    return pulumi.runtime.get_config(f"{NAMESPACE}:huggingFaceToken") or None

@@ -10,6 +10,7 @@ from components.datasphere.component import Datasphere
 from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
+from components.memory import MemoryEstimate
 from components.network import Network, find_subnet
 from components.registry import Registry
 from components.settings import Settings, stack_slug
@@ -34,8 +35,9 @@ def resource_labels(stack: str) -> dict[str, str]:
 class VllmDatasphere(pulumi.ComponentResource):
     foundation: NodeFoundation
     datasphere: Datasphere
+    memory: MemoryEstimate
 
-    def __init__(self, name: str, settings: Settings,
+    def __init__(self, name: str, settings: Settings, memory: MemoryEstimate,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -61,10 +63,11 @@ class VllmDatasphere(pulumi.ComponentResource):
             image_ref=image.image_ref,
         )
         self.foundation = foundation
+        self.memory = memory
         self.datasphere = Datasphere(base, settings, foundation, labels, opts=child)
         self.register_outputs(self.outputs())
 
-    def outputs(self) -> dict[str, pulumi.Output[str]]:
+    def outputs(self) -> dict[str, pulumi.Output[object]]:
         """The stack outputs; secrets such as the key stay out of them."""
         f = self.foundation
         return {
@@ -78,4 +81,5 @@ class VllmDatasphere(pulumi.ComponentResource):
             "nodeId": self.datasphere.node.id,
             "aliasName": pulumi.Output.from_input(self.datasphere.alias_full_name),
             "endpointUrl": pulumi.Output.from_input(self.datasphere.endpoint_url),
+            "memoryEstimate": pulumi.Output.from_input(self.memory.as_output()),
         }

@@ -1,0 +1,165 @@
+"""Reads a model's facts from the Hugging Face Hub once and keeps them on disk.
+
+Two requests per model, ever: the model's API entry (its safetensors parameter counts) and its
+`config.json`. The answer is cached under `VLLM_DATASPHERE_CACHE` (default
+`~/.cache/vllm-datasphere`), so later previews work offline. When the Hub cannot be reached, the
+caller gets empty facts and the reason, and falls back; when the Hub answers that the model is
+gated, missing or the token is wrong, that is the user's to fix and raises `HubAccessError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from huggingface_hub import HfApi
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from components.model_facts import ModelFacts, facts_from_hub
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+CACHE_FORMAT = 1
+# Shown instead of the token wherever an error names the huggingFaceToken value.
+REDACTED = "[hidden]"
+
+
+@dataclass(frozen=True)
+class HubAccess:
+    endpoint: str
+    cache_dir: Path
+    offline: bool = False
+    token: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environment(cls, token: str | None) -> HubAccess:
+        """The Hub's own variables (`HF_ENDPOINT`, `HF_HUB_OFFLINE`) and our cache folder."""
+        cache = os.environ.get("VLLM_DATASPHERE_CACHE") or str(
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vllm-datasphere")
+        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+        endpoint = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        return cls(endpoint=endpoint, cache_dir=Path(cache), offline=offline, token=token or None)
+
+
+class HubAccessError(Exception):
+    """The Hub refused the model: the config key to change and how."""
+
+    def __init__(self, key: str, value: str | None, message: str) -> None:
+        self.key = key
+        self.value = value
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class LoadedFacts:
+    facts: ModelFacts
+    origin: str
+    unavailable_reason: str | None = None
+
+
+def cache_path(cache_dir: Path, model: str) -> Path:
+    return cache_dir / "models" / f"{model.replace('/', '--')}.json"
+
+
+def load_model_facts(model: str, access: HubAccess) -> LoadedFacts:
+    """Facts from the cache, else from the Hub (then cached), else empty with the reason."""
+    path = cache_path(access.cache_dir, model)
+    cached = _read_cache(path)
+    if cached is not None:
+        return LoadedFacts(facts_from_hub(model, cached.get("safetensors"), cached.get("config")), "cache")
+    if access.offline:
+        return LoadedFacts(ModelFacts(model), "none", "HF_HUB_OFFLINE is set")
+    try:
+        record = _fetch(model, access)
+    except (httpx2.TransportError, OfflineModeIsEnabled) as error:
+        reason = f"cannot reach {access.endpoint} ({type(error).__name__})"
+        return LoadedFacts(ModelFacts(model), "none", reason)
+    # `from None`: the Hub's exception holds the request, and with it the Authorization header.
+    except GatedRepoError:
+        raise _gated(model, access) from None
+    except RepositoryNotFoundError:
+        raise _not_found(model, access) from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        if status == 401 and access.token:
+            raise HubAccessError("huggingFaceToken", REDACTED, (
+                "Hugging Face rejected this token. Fix: create a read token at "
+                "https://huggingface.co/settings/tokens and pulumi config set --secret "
+                "huggingFaceToken <token>")) from None
+        return LoadedFacts(ModelFacts(model), "none", f"{access.endpoint} answered HTTP {status}")
+    _write_cache(path, record)
+    return LoadedFacts(facts_from_hub(model, record["safetensors"], record["config"]), "hub")
+
+
+def _fetch(model: str, access: HubAccess) -> dict[str, Any]:
+    token: str | bool = access.token or False
+    api = HfApi(endpoint=access.endpoint, token=token, library_name="vllm-datasphere")
+    info = api.model_info(model, expand=["safetensors", "sha"], timeout=access.timeout_seconds)
+    revision = info.sha or "main"
+    response = get_session().get(
+        f"{access.endpoint}/{model}/resolve/{revision}/config.json",
+        headers=build_hf_headers(token=token, library_name="vllm-datasphere"),
+        timeout=access.timeout_seconds,
+        follow_redirects=True,
+    )
+    try:
+        hf_raise_for_status(response)
+        config = response.json()
+    except RemoteEntryNotFoundError:
+        config = None
+    safetensors = info.safetensors
+    return {
+        "format": CACHE_FORMAT,
+        "model": model,
+        "sha": info.sha,
+        "safetensors": {"parameters": dict(safetensors.parameters), "total": safetensors.total}
+        if safetensors else None,
+        "config": config,
+    }
+
+
+def _read_cache(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("format") == CACHE_FORMAT else None
+
+
+def _write_cache(path: Path, record: dict[str, Any]) -> None:
+    """Atomically, so an interrupted preview never leaves half a file to be trusted later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(record, handle, indent=1, sort_keys=True)
+    Path(handle.name).replace(path)
+
+
+def _gated(model: str, access: HubAccess) -> HubAccessError:
+    page = f"{DEFAULT_ENDPOINT}/{model}"
+    if access.token:
+        return HubAccessError("huggingFaceToken", REDACTED, (
+            f"this token has no access to the gated model {model}. Fix: accept its license at "
+            f"{page} with the token's account, or set a token of an account that has"))
+    return HubAccessError("huggingFaceToken", None, (
+        f"{model} is gated on Hugging Face: its config (and, on the node, its weights) can only be "
+        f"read with a token of an account that accepted its license. Fix: accept it at {page}, "
+        "then pulumi config set --secret huggingFaceToken <read token>"))
+
+
+def _not_found(model: str, access: HubAccess) -> HubAccessError:
+    hint = ("or this token cannot see it" if access.token
+            else "or it is private: pulumi config set --secret huggingFaceToken <read token>")
+    return HubAccessError("model", model, f"Hugging Face has no model {model} ({hint}). "
+                          "Fix: copy the id from the model's page, e.g. Qwen/Qwen2.5-7B-Instruct")

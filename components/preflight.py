@@ -1,0 +1,273 @@
+"""Preflight: refuse a model that cannot fit or run on the chosen configuration, at preview.
+
+A node that pulls a 20 GB image and downloads weights only to die because the model does not fit
+costs an hour and the GPU time. Everything here runs before any resource is registered: the
+model's facts (`components/hub.py`), the memory budget (`components/memory.py`), vLLM's rules for
+tensor parallelism and quantization, and for each failure the fixes that would pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pulumi
+
+from components import platform
+from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
+from components.memory import (
+    MemoryEstimate,
+    ModelSize,
+    Plan,
+    billions,
+    estimate,
+    gib,
+    tokens_that_fit,
+)
+from components.model_facts import ModelFacts, ModelShape, parameters_from_name
+from components.settings import ConfigError, ConfigProblem, Settings, configuration_problems
+
+Warn = Callable[[str], None]
+
+# A shorter context than this is rarely useful for a chat model, so it is not offered as a fix.
+MIN_SUGGESTED_MODEL_LEN = 1024
+SUGGESTED_UTILIZATION = 0.95
+
+
+def check_model_fits(settings: Settings, hugging_face_token: str | None) -> MemoryEstimate:
+    """Read the model's facts and check them; print the estimate, or raise `ConfigError`."""
+    try:
+        loaded = load_model_facts(settings.model, HubAccess.from_environment(hugging_face_token))
+    except HubAccessError as error:
+        raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
+    result = check_model(settings, loaded, warn=pulumi.log.warn)
+    pulumi.log.info(result.summary())
+    return result
+
+
+def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:
+    problems: list[ConfigProblem] = []
+    facts = loaded.facts
+    if facts.config is None:
+        warn(f"{settings.model}: config.json unavailable ({_reason(loaded)}), so its KV cache is "
+             "estimated as for a grouped-query model like Llama 3 and its attention heads are not "
+             "checked against the GPU count")
+    size = _model_size(settings, loaded, warn, problems)
+    quantization = _quantization(settings, facts, warn, problems)
+    max_model_len = _max_model_len(settings, facts.shape, loaded, problems)
+    if size is None or max_model_len is None:
+        raise ConfigError(problems)
+    plan = Plan(settings.configuration, settings.dtype, quantization, max_model_len,
+                settings.gpu_memory_utilization)
+    result = estimate(settings.model, size, plan)
+    if size.shape is not None and not divides_heads(size.shape, plan.tensor_parallel_size):
+        problems.append(_heads_problem(settings, size, plan, size.shape))
+    elif not result.fits:
+        problems.append(_fit_problem(settings, result))
+    if problems:
+        raise ConfigError(problems)
+    return result
+
+
+def divides_heads(shape: ModelShape | None, tensor_parallel_size: int) -> bool:
+    """vLLM splits attention heads evenly over the GPUs, and KV heads evenly or by repetition."""
+    if shape is None:
+        return True
+    if shape.attention_heads % tensor_parallel_size:
+        return False
+    kv, tp = shape.kv_heads, tensor_parallel_size
+    return tp % kv == 0 if tp >= kv else kv % tp == 0
+
+
+def _reason(loaded: LoadedFacts) -> str:
+    if loaded.unavailable_reason:
+        return loaded.unavailable_reason
+    return "the Hub has no config.json for it" if loaded.facts.config is None else "unknown"
+
+
+def _model_size(settings: Settings, loaded: LoadedFacts, warn: Warn,
+                problems: list[ConfigProblem]) -> ModelSize | None:
+    facts = loaded.facts
+    prequantized = facts.checkpoint_quantization is not None or (
+        facts.config is None and settings.quantization in platform.CHECKPOINT_QUANTIZATIONS)
+    if settings.model_params_billion:
+        return ModelSize(round(settings.model_params_billion * 1e9), "modelParamsBillion",
+                         facts.shape, prequantized)
+    if facts.parameters:
+        # A quantized checkpoint packs several weights into each stored element: its count is not
+        # the model's, but its stored size is exactly what the GPU holds.
+        source = "safetensors metadata" + (", packed tensors" if prequantized else "")
+        return ModelSize(facts.parameters, source, facts.shape, prequantized, facts.stored_bytes)
+    reason = loaded.unavailable_reason or "the Hub lists no safetensors weights for it"
+    from_name = parameters_from_name(settings.model)
+    if from_name is None:
+        problems.append(ConfigProblem("modelParamsBillion", None, (
+            f"the size of {settings.model} is unknown: {reason}, and its name states none. Fix: "
+            "pulumi config set modelParamsBillion <parameters in billions, e.g. 7.6, from the model page>")))
+        return None
+    warn(f"{settings.model}: parameter count unknown ({reason}); using the size in its name, "
+         f"{billions(from_name)}. Set modelParamsBillion for an exact figure")
+    return ModelSize(from_name, "model name", facts.shape, prequantized)
+
+
+def _same_method(chosen: str, checkpoint: str) -> bool:
+    return chosen in (checkpoint, f"{checkpoint}_marlin")
+
+
+def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
+                  problems: list[ConfigProblem]) -> str | None:
+    """The method vLLM will use: the one set, else the checkpoint's own."""
+    chosen, checkpoint = settings.quantization, facts.checkpoint_quantization
+    if facts.config is None:
+        return chosen
+    if chosen and checkpoint and not _same_method(chosen, checkpoint):
+        problems.append(ConfigProblem("quantization", chosen, (
+            f"{settings.model} is a checkpoint quantized with {checkpoint}, and vLLM refuses "
+            f"--quantization {chosen} for it. Fix: pulumi config set quantization {checkpoint}, "
+            "or leave it empty: vLLM reads the method from the checkpoint")))
+    elif chosen in platform.CHECKPOINT_QUANTIZATIONS and checkpoint is None:
+        problems.append(ConfigProblem("quantization", chosen, (
+            f"loads only a checkpoint quantized with {chosen}, and {settings.model} is not one. Fix: "
+            f"set model to a variant quantized with it (https://huggingface.co/models?search="
+            f"{settings.model.split('/')[-1]}), or pulumi config set quantization fp8, which "
+            "quantizes the weights as they load")))
+    elif chosen is None and checkpoint is not None:
+        configuration = settings.configuration
+        if checkpoint not in platform.QUANTIZATION_MIN_CAPABILITY:
+            warn(f"{settings.model} is quantized with {checkpoint}, a method this preflight does not "
+                 "know: whether the GPU can run it is not checked")
+        elif not _capable(configuration, checkpoint):
+            needed = platform.QUANTIZATION_MIN_CAPABILITY[checkpoint]
+            have = configuration.compute_capability or (0, 0)
+            problems.append(ConfigProblem("model", settings.model, (
+                f"is a checkpoint quantized with {checkpoint}, which needs compute capability "
+                f"{needed[0]}.{needed[1]}; the {configuration.gpu} of {configuration.name} has "
+                f"{have[0]}.{have[1]}. Fix: use a g2.* configuration, or the model's unquantized version")))
+    return chosen or checkpoint
+
+
+def _capable(configuration: platform.Configuration, quantization: str | None) -> bool:
+    needed = platform.QUANTIZATION_MIN_CAPABILITY.get(quantization or "")
+    have = configuration.compute_capability
+    return needed is None or (have is not None and have >= needed)
+
+
+def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedFacts,
+                   problems: list[ConfigProblem]) -> int | None:
+    own = shape.context_length if shape else None
+    if settings.max_model_len is None:
+        if own is None:
+            problems.append(ConfigProblem("maxModelLen", 0, (
+                f"0 means the model's own context length, which is unknown ({_reason(loaded)}). "
+                "Fix: pulumi config set maxModelLen 8192 (or the length you need)")))
+        return own
+    if own is not None and settings.max_model_len > own:
+        problems.append(ConfigProblem("maxModelLen", settings.max_model_len, (
+            f"is longer than the {own} tokens {settings.model} was built for; vLLM refuses to start. "
+            f"Fix: pulumi config set maxModelLen {own} (or less)")))
+    return settings.max_model_len
+
+
+def _runs_on(settings: Settings, size: ModelSize, plan: Plan,
+             configuration: platform.Configuration) -> bool:
+    return (not configuration_problems(settings, configuration)
+            and _capable(configuration, plan.quantization)
+            and divides_heads(size.shape, configuration.gpu_count))
+
+
+def _configurations_that_fit(settings: Settings, size: ModelSize, plan: Plan) -> list[MemoryEstimate]:
+    """Every other GPU configuration the model would run and fit on, smallest first."""
+    found = []
+    for name in platform.GPU_CONFIGURATIONS:
+        configuration = platform.CONFIGURATIONS[name]
+        if configuration == plan.configuration or not _runs_on(settings, size, plan, configuration):
+            continue
+        candidate = estimate(settings.model, size, replace(plan, configuration=configuration))
+        if candidate.fits:
+            found.append(candidate)
+    return sorted(found, key=lambda e: e.available_bytes)
+
+
+def _describe(result: MemoryEstimate) -> str:
+    c = result.plan.configuration
+    return f"{c.gpu_count} x {c.gpu}: needs {gib(result.needed_bytes)} of {gib(result.available_bytes)} GiB"
+
+
+def _heads_problem(settings: Settings, size: ModelSize, plan: Plan, shape: ModelShape) -> ConfigProblem:
+    fits = [c.plan.configuration.name for c in _configurations_that_fit(settings, size, plan)]
+    if fits:
+        others = f" (or {', '.join(fits[:-1])})" if len(fits) > 1 else ""
+        fix = f"pulumi config set instanceSpec {fits[-1]}{others}"
+    else:
+        fix = "no configuration in the table both splits and fits it; serve a smaller model"
+    return ConfigProblem("instanceSpec", plan.configuration.name, (
+        f"runs vLLM with tensor-parallel size {plan.tensor_parallel_size} (its GPU count), which must "
+        f"divide the {shape.attention_heads} attention heads ({shape.kv_heads} KV heads) of "
+        f"{settings.model}; vLLM refuses to start. Fix: {fix}"))
+
+
+def _shorter_length(size: ModelSize, plan: Plan) -> int | None:
+    """A `maxModelLen` (a multiple of 1024) that would fit where the current one does not."""
+    tokens = tokens_that_fit(size, plan)
+    if MIN_SUGGESTED_MODEL_LEN <= tokens < plan.max_model_len:
+        return tokens // 1024 * 1024
+    return None
+
+
+def _quantized_fixes(settings: Settings, size: ModelSize, plan: Plan) -> list[str]:
+    """An 8-bit load of this checkpoint, or a 4-bit checkpoint; with a shorter context if need be."""
+    name = settings.model.split("/")[-1]
+    trials = (
+        ("fp8", size, "pulumi config set quantization fp8, which quantizes the weights to 8 bits as "
+                      "they load"),
+        ("awq", replace(size, prequantized=True, stored_bytes=None),
+         f"serve a 4-bit AWQ checkpoint of the model (https://huggingface.co/models?search={name}-AWQ) "
+         "with pulumi config set quantization awq"),
+    )
+    fixes = []
+    for method, trial_size, fix in trials:
+        trial_plan = replace(plan, quantization=method)
+        if not _capable(plan.configuration, method):
+            continue
+        trial = estimate(settings.model, trial_size, trial_plan)
+        if trial.fits:
+            fixes.append(f"{fix} (needs about {gib(trial.needed_bytes)} of {gib(trial.available_bytes)} GiB)")
+        elif (length := _shorter_length(trial_size, trial_plan)) is not None:
+            fixes.append(f"{fix} and pulumi config set maxModelLen {length}")
+    return fixes
+
+
+def _fit_fixes(settings: Settings, result: MemoryEstimate) -> list[str]:
+    size, plan = result.size, result.plan
+    fixes = []
+    larger = [c for c in _configurations_that_fit(settings, size, plan)
+              if c.available_bytes > result.available_bytes]
+    if larger:
+        fixes.append(f"pulumi config set instanceSpec {larger[0].plan.configuration.name} "
+                     f"({_describe(larger[0])})")
+    if not size.prequantized and plan.quantization is None:
+        fixes.extend(_quantized_fixes(settings, size, plan))
+    if (length := _shorter_length(size, plan)) is not None:
+        fixes.append(f"pulumi config set maxModelLen {length} (the KV cache has room for about "
+                     f"{tokens_that_fit(size, plan)} tokens)")
+    if plan.gpu_memory_utilization < SUGGESTED_UTILIZATION:
+        fuller = estimate(settings.model, size, replace(plan, gpu_memory_utilization=SUGGESTED_UTILIZATION))
+        if fuller.fits:
+            fixes.append(f"pulumi config set gpuMemoryUtilization {SUGGESTED_UTILIZATION} (needs "
+                         f"{gib(fuller.needed_bytes)} of {gib(fuller.available_bytes)} GiB)")
+    return fixes
+
+
+def _fit_problem(settings: Settings, result: MemoryEstimate) -> ConfigProblem:
+    plan, size = result.plan, result.size
+    c = plan.configuration
+    fixes = _fit_fixes(settings, result)
+    advice = ("Fixes that would pass: " + "; or ".join(fixes) if fixes
+              else "Fix: nothing in the DataSphere table fits it; serve a smaller model")
+    return ConfigProblem("instanceSpec", c.name, (
+        f"{settings.model} does not fit: vLLM needs about {gib(result.needed_bytes)} GiB and {c.name} "
+        f"gives it {gib(result.available_bytes)} GiB ({c.gpu_count} x {c.gpu} x gpuMemoryUtilization "
+        f"{plan.gpu_memory_utilization}). Needed: weights {gib(result.weights_bytes)} GiB "
+        f"({billions(size.parameters)} parameters, {plan.precision}) + KV cache "
+        f"{gib(result.kv_cache_bytes)} GiB for maxModelLen {plan.max_model_len} + runtime overhead "
+        f"{gib(result.overhead_bytes)} GiB. {advice}"))
