@@ -1,10 +1,32 @@
-"""Shared fixtures: the program run once with the default config, and fresh runs on demand."""
+"""Shared fixtures: the program run once with the default config, and fresh runs on demand.
+
+No test reaches the real Hugging Face Hub: the preflight's cache is a copy of the recorded
+fixtures, and the Hub's own offline switch is on. Tests of the fetching path pass their own
+`HubAccess` pointed at `tests/fake_hub.py`.
+"""
 
 from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.program import ProgramRun, run_program
+
+HUB_FIXTURES = Path(__file__).parent / "fixtures" / "hub-cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def recorded_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    cache = tmp_path_factory.mktemp("hub-cache")
+    shutil.copytree(HUB_FIXTURES, cache, dirs_exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLLM_DATASPHERE_CACHE", str(cache))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.delenv("HF_ENDPOINT", raising=False)
+        yield cache
 
 
 @pytest.fixture(scope="module")

@@ -106,9 +106,9 @@ class FakeYandex(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, fake: FakeYandex) -> None:
+    def __init__(self, fake: FakeYandex, registrations: list[Registration]) -> None:
         super().__init__(fake)
-        self.registrations: list[Registration] = []
+        self.registrations = registrations
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type != "pulumi:pulumi:Stack":
@@ -157,7 +157,9 @@ def project_defaults() -> dict[str, str]:
 
 def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
                 subnets: dict[str, dict[str, Any]] | None = None,
-                route_tables: dict[str, dict[str, Any]] | None = None) -> ProgramRun:
+                route_tables: dict[str, dict[str, Any]] | None = None,
+                registrations: list[Registration] | None = None) -> ProgramRun:
+    """Run the program; `registrations`, when given, keeps what was registered even if it fails."""
     merged = project_defaults() | BASE_CONFIG
     for key, value in (config or {}).items():
         if value is None:
@@ -167,7 +169,7 @@ def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
     pulumi.runtime.set_all_config(merged)
 
     fake = FakeYandex(subnets or {}, route_tables or {})
-    monitor = RecordingMonitor(fake)
+    monitor = RecordingMonitor(fake, registrations if registrations is not None else [])
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(fake, project=PROJECT, stack="dev", preview=preview, monitor=monitor)
     result: dict[str, Any] = {}

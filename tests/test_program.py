@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
@@ -144,7 +145,8 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
 
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
-                                        "projectId", "secretName", "nodeId", "aliasName", "endpointUrl"}
+                                        "projectId", "secretName", "nodeId", "aliasName", "endpointUrl",
+                                        "memoryEstimate"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"cr.yandex/{registry_id}/vllm"
@@ -309,3 +311,25 @@ def test_pickled_providers_carry_no_credentials(monkeypatch) -> None:
             pickled = base64.b64decode(provider.value)
             assert b"deployer-token" not in pickled
             assert b"components.datasphere" in pickled
+
+
+def test_the_memory_estimate_is_an_output_and_one_preview_line(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        run = run_program({f"{PROJECT}:maxModelLen": "16384"}, preview=True)
+    estimate = run.outputs["memoryEstimate"]
+    assert estimate["instanceSpec"] == "g2.1"
+    assert (estimate["neededGiB"], estimate["availableGiB"], estimate["maxModelLen"]) == (17.1, 72.0, 16384)
+    assert "memoryEstimate" not in run.secret_outputs
+    lines = [r.getMessage() for r in caplog.records if "memoryEstimate" in r.getMessage()]
+    assert lines == ["memoryEstimate: Qwen/Qwen2.5-7B-Instruct needs 17.1 GiB of the 72.0 GiB vLLM may use "
+                     "on g2.1 (weights 14.2 + KV cache 0.9 for 16384 tokens + overhead 2.0; 7.6B "
+                     "parameters from safetensors metadata)"]
+
+
+def test_a_model_that_does_not_fit_stops_the_preview_before_any_resource() -> None:
+    registered: list[Registration] = []
+    with pytest.raises(ConfigError, match=r"instanceSpec = 'g2.1': meta-llama/Llama-3.1-70B-Instruct does "
+                                          r"not fit: vLLM needs about 173.4 GiB and g2.1 gives it 72.0 GiB"):
+        run_program({f"{PROJECT}:model": "meta-llama/Llama-3.1-70B-Instruct"}, preview=True,
+                    registrations=registered)
+    assert registered == []
