@@ -57,7 +57,7 @@ def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEs
     max_model_len = _max_model_len(settings, facts.shape, loaded, problems)
     if size is None or max_model_len is None:
         raise ConfigError(problems)
-    plan = Plan(settings.configuration, settings.dtype, quantization, max_model_len,
+    plan = Plan(settings.configuration, _dtype(settings, facts), quantization, max_model_len,
                 settings.gpu_memory_utilization)
     result = estimate(settings.model, size, plan)
     if size.shape is not None and not divides_heads(size.shape, plan.tensor_parallel_size):
@@ -67,6 +67,13 @@ def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEs
     if problems:
         raise ConfigError(problems)
     return result
+
+
+def _dtype(settings: Settings, facts: ModelFacts) -> str:
+    """`auto` runs a 16-bit checkpoint in its own dtype (and a float32 one in 16 bits)."""
+    if settings.dtype == "auto" and facts.checkpoint_dtype in ("bfloat16", "float16"):
+        return facts.checkpoint_dtype
+    return settings.dtype
 
 
 def divides_heads(shape: ModelShape | None, tensor_parallel_size: int) -> bool:

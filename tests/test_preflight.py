@@ -68,7 +68,7 @@ REFUSED = [
     (QWEN, {"instanceSpec": "g2.mig"}, "instanceSpec",
      "Qwen/Qwen2.5-7B-Instruct does not fit: vLLM needs about 17.9 GiB and g2.mig gives it 9.0 GiB "
      "(1 x NVIDIA A100 MIG 1g (1/8 of an A100) x gpuMemoryUtilization 0.9). Needed: weights 14.2 GiB "
-     "(7.6B parameters, 16-bit) + KV cache 1.8 GiB for maxModelLen 32768 + runtime overhead 2.0 GiB. "
+     "(7.6B parameters, bfloat16) + KV cache 1.8 GiB for maxModelLen 32768 + runtime overhead 2.0 GiB. "
      "Fixes that would pass: pulumi config set instanceSpec g2.1 (1 x NVIDIA A100 80 GB: needs 17.9 "
      "of 72.0 GiB); or serve a 4-bit AWQ checkpoint of the model "
      "(https://huggingface.co/models?search=Qwen2.5-7B-Instruct-AWQ) with pulumi config set "
@@ -264,5 +264,15 @@ def test_headroom_is_reported_in_gib_of_the_whole_configuration() -> None:
     assert result.as_output() == {
         "instanceSpec": "g2.4", "neededGiB": 179.4, "availableGiB": 288.0, "weightsGiB": 131.4,
         "kvCacheGiB": 40.0, "overheadGiB": 8.0, "maxModelLen": 131072, "tensorParallelSize": 4,
-        "precision": "16-bit", "parameters": 70_553_706_496, "parametersSource": "safetensors metadata",
+        "precision": "bfloat16", "parameters": 70_553_706_496, "parametersSource": "safetensors metadata",
     }
+
+
+def test_auto_runs_a_float32_checkpoint_in_16_bits() -> None:
+    record = fixture(QWEN)
+    config = record["config"] | {"torch_dtype": "float32"}
+    safetensors = {"parameters": {"F32": 7_615_616_512}, "total": 7_615_616_512}
+    loaded = LoadedFacts(facts_from_hub(QWEN, safetensors, config), "cache")
+    result = check_model(settings(QWEN), loaded, Warnings())
+    assert result.weights_bytes == 2 * 7_615_616_512
+    assert result.as_output()["precision"] == "16-bit"
