@@ -27,6 +27,15 @@ def authorized_key_json(key_id: str, service_account_id: str, created_at: str,
     }, indent=2)
 
 
+def key_json_of(key: yandex.IamServiceAccountKey) -> pulumi.Output[str]:
+    """The key's file contents, secret: it holds the private key."""
+    return pulumi.Output.secret(
+        pulumi.Output.all(key.id, key.service_account_id, key.created_at, key.key_algorithm,
+                          key.public_key, key.private_key)
+        .apply(lambda parts: authorized_key_json(*parts))
+    )
+
+
 class Identity(pulumi.ComponentResource):
     service_account: yandex.IamServiceAccount
     service_account_id: pulumi.Output[str]
@@ -81,9 +90,5 @@ class Identity(pulumi.ComponentResource):
             key_algorithm="RSA_2048",
             opts=child,
         )
-        self.key_json = pulumi.Output.secret(
-            pulumi.Output.all(key.id, key.service_account_id, key.created_at, key.key_algorithm,
-                              key.public_key, key.private_key)
-            .apply(lambda parts: authorized_key_json(*parts))
-        )
+        self.key_json = key_json_of(key)
         self.register_outputs({"serviceAccountId": self.service_account_id, "keyJson": self.key_json})

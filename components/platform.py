@@ -76,6 +76,8 @@ ROLE_IMAGE_PULLER = "container-registry.images.puller"
 ROLE_IMAGE_PUSHER = "container-registry.images.pusher"
 ROLE_VPC_USER = "vpc.user"
 ROLE_VPC_GATEWAYS_USER = "vpc.gateways.user"
+# Calls a node through node-api; granted on the project, nothing wider.
+ROLE_DATASPHERE_DEVELOPER = "datasphere.community-projects.developer"
 
 # Source: vLLM docs, the OpenAI-compatible server listens on 8000 in `vllm/vllm-openai`.
 VLLM_PORT = 8000

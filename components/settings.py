@@ -105,6 +105,7 @@ class Settings:
     alias_name: str
     poll_interval_seconds: float
     endpoints: Mapping[str, str]
+    client_service_account: bool
     hugging_face_token: pulumi.Output[str] | None = None
 
     @property
@@ -152,6 +153,15 @@ class _Parser:
             self.fail(key, value, f"must be {allowed}")
             return default
         return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.text(key)
+        if value is None:
+            return default
+        if value.lower() not in ("true", "false"):
+            self.fail(key, value, f"must be true or false. Fix: pulumi config set {key} true")
+            return default
+        return value.lower() == "true"
 
     def one_of(self, key: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(key) or default
@@ -330,6 +340,7 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
         poll_interval_seconds=p.number("pollIntervalSeconds", float, lambda n: 0 < n <= 60,
                                        "a number of seconds above 0 and at most 60", 10.0),
         endpoints=_parse_endpoints(p),
+        client_service_account=p.boolean("clientServiceAccount", default=False),
         hugging_face_token=hugging_face_token,
     )
     if not _RESOURCE_NAME.match(settings.alias_name):
@@ -347,7 +358,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
     "folderName", "subnetId", "subnetCidr", "datasphereProjectId", "requestTimeoutSeconds",
     "readyTimeoutMinutes", "maxUnitsPerHour", "aliasName", "huggingFaceToken", "datasphereEndpoint",
-    "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "pollIntervalSeconds",
+    "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "pollIntervalSeconds", "clientServiceAccount",
 )
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.client import ClientAccess, curl_example
+from components.datasphere.api import alias_headers
 from components.datasphere.component import Datasphere
 from components.folder import Folder
 from components.identity import Identity
@@ -36,6 +38,8 @@ class VllmDatasphere(pulumi.ComponentResource):
     foundation: NodeFoundation
     datasphere: Datasphere
     memory: MemoryEstimate
+    client: ClientAccess | None
+    served_model_name: str
 
     def __init__(self, name: str, settings: Settings, memory: MemoryEstimate,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -65,21 +69,34 @@ class VllmDatasphere(pulumi.ComponentResource):
         self.foundation = foundation
         self.memory = memory
         self.datasphere = Datasphere(base, settings, foundation, labels, opts=child)
+        self.client = (ClientAccess(f"{base}-client", folder.folder_id, settings.datasphere_project_id,
+                                    opts=child)
+                       if settings.client_service_account else None)
+        self.served_model_name = settings.served_model_name
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output[object]]:
-        """The stack outputs; secrets such as the key stay out of them."""
-        f = self.foundation
-        return {
+        """The stack outputs; the client's key is the only secret among them."""
+        f, d = self.foundation, self.datasphere
+        headers = f.folder_id.apply(lambda folder: alias_headers(d.alias_name, folder))
+        outputs: dict[str, pulumi.Output[object]] = {
             "folderId": f.folder_id,
             "subnetId": f.subnet_id,
             "serviceAccountId": f.service_account_id,
             "registryId": f.registry_id,
             "imageRef": f.image_ref,
-            "projectId": pulumi.Output.from_input(self.datasphere.project_id),
-            "secretName": pulumi.Output.from_input(self.datasphere.secret_name),
-            "nodeId": self.datasphere.node.id,
-            "aliasName": pulumi.Output.from_input(self.datasphere.alias_full_name),
-            "endpointUrl": pulumi.Output.from_input(self.datasphere.endpoint_url),
+            "projectId": pulumi.Output.from_input(d.project_id),
+            "secretName": pulumi.Output.from_input(d.secret_name),
+            "nodeId": d.node.id,
+            "aliasName": pulumi.Output.from_input(d.alias_full_name),
+            "endpointUrl": pulumi.Output.from_input(d.endpoint_url),
+            "servedModelName": pulumi.Output.from_input(self.served_model_name),
+            "headers": headers,
+            "curlExample": headers.apply(
+                lambda h: curl_example(d.endpoint_url, h, self.served_model_name)),
             "memoryEstimate": pulumi.Output.from_input(self.memory.as_output()),
         }
+        if self.client is not None:
+            outputs["clientServiceAccountId"] = self.client.service_account_id
+            outputs["clientKeyJson"] = self.client.key_json
+        return outputs

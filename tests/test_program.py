@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import shlex
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
                                         "projectId", "secretName", "nodeId", "aliasName", "endpointUrl",
-                                        "memoryEstimate"}
+                                        "servedModelName", "headers", "curlExample", "memoryEstimate"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"cr.yandex/{registry_id}/vllm"
@@ -333,3 +334,49 @@ def test_a_model_that_does_not_fit_stops_the_preview_before_any_resource() -> No
         run_program({f"{PROJECT}:model": "meta-llama/Llama-3.1-70B-Instruct"}, preview=True,
                     registrations=registered)
     assert registered == []
+
+
+def test_a_client_gets_the_headers_and_a_curl_line(default_run: ProgramRun) -> None:
+    folder = default_run.outputs["folderId"]
+    headers = default_run.outputs["headers"]
+    assert headers == {"x-node-alias": "datasphere.user.vllm-dev", "x-folder-id": folder}
+    assert default_run.outputs["servedModelName"] == "Qwen/Qwen2.5-7B-Instruct"
+    curl = default_run.outputs["curlExample"]
+    assert curl == (
+        "curl -sS https://node-api.datasphere.yandexcloud.net/v1/chat/completions \\\n"
+        '  -H "Authorization: Bearer $(yc iam create-token)" \\\n'
+        "  -H 'x-node-alias: datasphere.user.vllm-dev' \\\n"
+        f"  -H 'x-folder-id: {folder}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        """  -d '{"model": "Qwen/Qwen2.5-7B-Instruct", "messages": [{"role": "user", "content": """
+        """"Say hello in one sentence."}], "max_tokens": 64}'""")
+    words = shlex.split(curl.replace("\\\n", ""))
+    assert json.loads(words[-1])["model"] == "Qwen/Qwen2.5-7B-Instruct"
+    assert not default_run.of_type(f"{COMPONENT}ClientAccess")
+    assert "clientKeyJson" not in default_run.outputs
+
+
+def test_a_client_service_account_may_only_call_the_endpoint() -> None:
+    run = run_program({f"{PROJECT}:clientServiceAccount": "true"})
+    component = run.one(f"{COMPONENT}ClientAccess")
+    accounts = [r for r in run.of_type(ACCOUNT) if r.parent == component.urn]
+    assert [a.inputs["name"] for a in accounts] == ["vllm-dev-client"]
+    client_id = fake_id(ACCOUNT, "vllm-dev-client")
+    binding = run.one("pulumi-python:dynamic/datasphere:ProjectAccessBinding")
+    assert binding.parent == component.urn
+    assert {k: binding.inputs[k] for k in ("projectId", "roleId", "subjectId", "subjectType")} == {
+        "projectId": "bt1project0000000000", "roleId": "datasphere.community-projects.developer",
+        "subjectId": client_id, "subjectType": "serviceAccount"}
+    # No other role anywhere: not on the folder, not on the registry.
+    members = [m.inputs.get("member", "") for m in run.of_type(FOLDER_MEMBER)]
+    members += [str(b.inputs.get("members")) for b in run.of_type(REGISTRY_BINDING)]
+    assert not any(client_id in m for m in members)
+    assert run.outputs["clientServiceAccountId"] == client_id
+    assert "clientKeyJson" in run.secret_outputs
+    key = json.loads(run.outputs["clientKeyJson"])
+    assert (key["service_account_id"], key["private_key"]) == (client_id, FAKE_PRIVATE_KEY)
+
+
+def test_client_service_account_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError, match=r"clientServiceAccount = 'yes': must be true or false"):
+        run_program({f"{PROJECT}:clientServiceAccount": "yes"})

@@ -249,6 +249,29 @@ class DatasphereClient:
         changes = {"settings": dict(settings), "limits": {k: v for k, v in limits.items() if v is not None}}
         return self._patch(f"projects/{project_id}", f"project {project_id}", changes, mask)
 
+    def list_project_access_bindings(self, project_id: str) -> list[dict[str, Any]]:
+        """Every binding on the project, all pages (api-ref/Project/listAccessBindings)."""
+        bindings: list[dict[str, Any]] = []
+        page = ""
+        while True:
+            query = f"?pageSize=1000&pageToken={page}" if page else "?pageSize=1000"
+            answer = self.call("GET", self._v2(f"projects/{project_id}:accessBindings{query}"),
+                               f"access bindings of project {project_id}")
+            bindings.extend(answer.get("accessBindings") or [])
+            page = answer.get("nextPageToken") or ""
+            if not page:
+                return bindings
+
+    def update_project_access_bindings(self, project_id: str, action: str, role_id: str,
+                                       subject_id: str, subject_type: str) -> None:
+        """ADD or REMOVE one binding (api-ref/Project/updateAccessBindings)."""
+        delta = {"action": action, "accessBinding": {
+            "roleId": role_id, "subject": {"id": subject_id, "type": subject_type}}}
+        resource = f"{role_id} for {subject_type} {subject_id} on project {project_id}"
+        operation = self.call("PATCH", self._v2(f"projects/{project_id}:updateAccessBindings"), resource,
+                              {"accessBindingDeltas": [delta]})
+        self.wait(operation, resource)
+
     # --- secrets ---------------------------------------------------------------------------
     def create_secret(self, project_id: str, name: str, content: str, description: str,
                       labels: Mapping[str, str]) -> dict[str, Any]:
@@ -315,6 +338,11 @@ class DatasphereClient:
 
 def alias_full_name(name: str) -> str:
     return f"datasphere.user.{name}"
+
+
+def alias_headers(alias_name: str, folder_id: str) -> dict[str, str]:
+    """What a client sends, besides its bearer token, to call the node behind an alias."""
+    return {"x-node-alias": alias_full_name(alias_name), "x-folder-id": folder_id}
 
 
 def describe_answer(answer: HttpAnswer) -> str:

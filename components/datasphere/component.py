@@ -33,6 +33,9 @@ class Datasphere(pulumi.ComponentResource):
     alias: Alias
     secret_name: str
     project_id: str
+    alias_name: str
+    alias_full_name: str
+    endpoint_url: str
 
     def __init__(self, name: str, settings: Settings, foundation: NodeFoundation,
                  labels: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
@@ -82,6 +85,7 @@ class Datasphere(pulumi.ComponentResource):
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=needed_by_node))
         self.alias = Alias(name, project_id=project_id, folder_id=foundation.folder_id,
                            alias_name=settings.alias_name, node_id=self.node.id, public=False, opts=child)
+        self.alias_name = settings.alias_name
         self.alias_full_name = alias_full_name(settings.alias_name)
         self.endpoint_url = f"{settings.endpoints['nodeApiEndpoint']}/v1"
         self.register_outputs({"nodeId": self.node.id, "aliasName": self.alias_full_name})
