@@ -71,6 +71,7 @@ class FakeDatasphere:
     failing_operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     never_ready: bool = False
     jwts: list[str] = field(default_factory=list)
+    access_bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -202,7 +203,8 @@ class FakeDatasphere:
     # --- management ------------------------------------------------------------------------
     def _management(self, method: str, parts: list[str], body: Any) -> dict[str, Any]:
         collection, ident = parts[0], (parts[1] if len(parts) > 1 else None)
-        if method == "PATCH" and not (body or {}).get("updateMask"):
+        if method == "PATCH" and not parts[-1].endswith(":updateAccessBindings") \
+                and not (body or {}).get("updateMask"):
             raise ApiFailure(400, 3, "updateMask is required")
         handler = getattr(self, f"_{collection}", None)
         if handler is None:
@@ -215,7 +217,12 @@ class FakeDatasphere:
         return store[ident]
 
     def _projects(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        ident, _, query = (ident or "").partition("?")
+        ident, _, verb = ident.partition(":")
         project = self._find(self.projects, "project", ident)
+        if verb:
+            page = dict(p.partition("=")[::2] for p in query.split("&") if p).get("pageToken")
+            return self._project_access(method, ident, verb, body, int(page or 0))
         if method == "GET":
             return project
         for path in body["updateMask"].split(","):
@@ -226,6 +233,28 @@ class FakeDatasphere:
             else:
                 project[section][key] = value
         return self._operation("project", "update project", lambda: project)
+
+    def _project_access(self, method: str, project_id: str, verb: str, body: dict[str, Any],
+                        page: int) -> dict[str, Any]:
+        """The published calls: list (one binding per page, to exercise paging) and update by deltas."""
+        bindings = self.access_bindings.setdefault(project_id, [])
+        if method == "GET" and verb == "accessBindings":
+            answer: dict[str, Any] = {"accessBindings": bindings[page:page + 1]}
+            if page + 1 < len(bindings):
+                answer["nextPageToken"] = str(page + 1)
+            return answer
+        if method != "PATCH" or verb != "updateAccessBindings":
+            raise ApiFailure(404, 5, f"no route {method} projects/{project_id}:{verb}")
+
+        for delta in body["accessBindingDeltas"]:
+            binding = delta["accessBinding"]
+            if delta["action"] == "ADD" and binding not in bindings:
+                bindings.append(binding)
+            elif delta["action"] == "REMOVE":
+                if binding not in bindings:
+                    raise ApiFailure(404, 5, "access binding not found")
+                bindings.remove(binding)
+        return self._operation("access", "update access bindings", dict, {"projectId": project_id})
 
     def _secrets(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
         if method == "POST":

@@ -287,3 +287,56 @@ def test_check_names_the_property(engine: Engine, program: ProgramRun, type_name
     failures = engine.host.call("check", olds={}, news=news)["failures"]
     assert [f["property"] for f in failures] == [property_]
     assert reason in failures[0]["reason"]
+
+
+CLIENT_ROLE = "datasphere.community-projects.developer"
+
+
+@pytest.fixture(scope="module")
+def client_program() -> ProgramRun:
+    return run_program(FAST | {"vllm-datasphere:clientServiceAccount": "true"})
+
+
+def test_the_client_binding_is_added_once_refreshed_and_removed(
+        fake: FakeDatasphere, engine: Engine, client_program: ProgramRun) -> None:
+    someone = {"roleId": "datasphere.community-projects.admin",
+               "subject": {"id": "ajeperson0000000000", "type": "userAccount"}}
+    fake.access_bindings[PROJECT_ID] = [someone]
+    inputs = dynamic_inputs(client_program, "ProjectAccessBinding")
+    client = client_program.outputs["clientServiceAccountId"]
+    ours = {"roleId": CLIENT_ROLE, "subject": {"id": client, "type": "serviceAccount"}}
+
+    assert engine.up("client", inputs) == "created"
+    assert fake.access_bindings[PROJECT_ID] == [someone, ours]
+    assert engine.state["client"].id == f"{PROJECT_ID}/{CLIENT_ROLE}/{client}/serviceAccount"
+    [update] = [r for r in fake.writes() if r.path.endswith(":updateAccessBindings")]
+    assert update.method == "PATCH"
+    assert update.body == {"accessBindingDeltas": [{"action": "ADD", "accessBinding": ours}]}
+
+    assert engine.up("client", inputs) == "same"
+    assert engine.refresh("client") == "refreshed"
+
+    # Removed in the console: refresh sees it gone, the next up adds it again.
+    fake.access_bindings[PROJECT_ID].remove(ours)
+    assert engine.refresh("client") == "gone"
+    assert engine.up("client", inputs) == "created"
+
+    engine.destroy(["client"])
+    assert fake.access_bindings[PROJECT_ID] == [someone]
+    removals = [r.body for r in fake.writes() if r.path.endswith(":updateAccessBindings")][-1]
+    assert removals == {"accessBindingDeltas": [{"action": "REMOVE", "accessBinding": ours}]}
+
+
+def test_an_existing_client_binding_is_adopted_not_added_twice(
+        fake: FakeDatasphere, engine: Engine, client_program: ProgramRun) -> None:
+    client = client_program.outputs["clientServiceAccountId"]
+    fake.access_bindings[PROJECT_ID] = [
+        {"roleId": CLIENT_ROLE, "subject": {"id": client, "type": "serviceAccount"}}]
+    assert engine.up("client", dynamic_inputs(client_program, "ProjectAccessBinding")) == "created"
+    assert not [r for r in fake.writes() if r.path.endswith(":updateAccessBindings")]
+
+
+def test_the_client_binding_checks_its_subject_type(engine: Engine, client_program: ProgramRun) -> None:
+    inputs = dynamic_inputs(client_program, "ProjectAccessBinding") | {"subjectType": "robot"}
+    with pytest.raises(ProviderError, match=r"subjectType: subjectType 'robot' is not one of serviceAccount"):
+        engine.check({}, inputs)
