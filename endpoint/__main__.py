@@ -1,0 +1,87 @@
+"""python -m endpoint check | bench: use the deployed endpoint from the command line.
+
+Exit codes: 0 done; 1 the endpoint did not serve or every request failed; 2 the endpoint or
+credentials could not be found; 3 the endpoint refused the token (401/403, with the missing role).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from endpoint.auth import AuthError, Refused, iam_token
+from endpoint.bench import BenchPlan, report, run_bench
+from endpoint.check import NotServing, run_check
+from endpoint.openai_http import Clock, Target
+from endpoint.outputs import OutputsError, find_endpoint
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_PROMPT = "Explain in three sentences what a KV cache is."
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
+                        "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
+    common.add_argument("--stack", help="the Pulumi stack to read outputs from")
+    common.add_argument("--key-file", help="service account key for an IAM token (default: YC_IAM_TOKEN, "
+                        "YC_SERVICE_ACCOUNT_KEY_FILE, then `yc iam create-token`)")
+    common.add_argument("--iam-endpoint", help=argparse.SUPPRESS)
+    common.add_argument("--prompt", default=DEFAULT_PROMPT)
+    common.add_argument("--max-tokens", type=int, default=128)
+    common.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+
+    top = argparse.ArgumentParser(prog="python -m endpoint", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", parents=[common], help="wait until it serves, list models, "
+                                "time one chat completion")
+    check.add_argument("--wait-minutes", type=float, default=30.0)
+    check.add_argument("--interval", type=float, default=5.0, help="seconds between readiness polls")
+    bench = commands.add_parser("bench", parents=[common], help="concurrent streaming requests for a "
+                                "while; TTFT and tokens/s")
+    bench.add_argument("--concurrency", type=int, default=4)
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    return top
+
+
+def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None,
+         clock: Clock = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR)
+        token = iam_token(args.key_file, env, args.iam_endpoint)
+        target = Target(endpoint.url, {**endpoint.headers, "Authorization": f"Bearer {token}"}, args.timeout)
+        if args.command == "check":
+            run_check(target, endpoint, wait_seconds=args.wait_minutes * 60, interval=args.interval,
+                      prompt=args.prompt, max_tokens=args.max_tokens, clock=clock, sleep=sleep, out=out)
+            return EXIT_OK
+        plan = BenchPlan(args.concurrency, args.duration, args.prompt, args.max_tokens)
+        summary = run_bench(target, endpoint, plan, clock, sleep, err)
+        out.write(json.dumps(summary, indent=2) + "\n" if args.json else report(summary) + "\n")
+        return EXIT_OK if summary["succeeded"] else EXIT_FAILED
+    except Refused as error:
+        err.write(f"error: {error}\n")
+        return EXIT_REFUSED
+    except (AuthError, OutputsError) as error:
+        err.write(f"error: {error}\n")
+        return EXIT_SETUP
+    except NotServing as error:
+        err.write(f"error: {error}\n")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

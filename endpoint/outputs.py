@@ -1,0 +1,79 @@
+"""Where a client finds the endpoint: a saved `pulumi stack output --json`, variables, or Pulumi.
+
+Only the outputs a client needs are read; the client key (`clientKeyJson`) stays with Pulumi
+unless the user exports it into a key file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Set these instead of reading the stack, e.g. where the Pulumi CLI is not installed.
+ENV_URL = "VLLM_ENDPOINT_URL"
+ENV_ALIAS = "VLLM_NODE_ALIAS"
+ENV_FOLDER = "VLLM_FOLDER_ID"
+ENV_MODEL = "VLLM_MODEL"
+ENV_PROJECT = "VLLM_PROJECT_ID"
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class OutputsError(Exception):
+    """The endpoint's coordinates could not be found; the message says where it looked."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    headers: Mapping[str, str]
+    model: str
+    project_id: str | None = None
+
+
+def from_outputs(outputs: Mapping[str, Any]) -> Endpoint:
+    missing = [k for k in ("endpointUrl", "headers", "servedModelName") if not outputs.get(k)]
+    if missing:
+        raise OutputsError(f"the stack outputs lack {', '.join(missing)}: run `pulumi up` first "
+                           "(or with a newer version of this project)")
+    return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers=dict(outputs["headers"]),
+                    model=str(outputs["servedModelName"]), project_id=outputs.get("projectId"))
+
+
+def from_environment(env: Mapping[str, str]) -> Endpoint | None:
+    if not env.get(ENV_URL):
+        return None
+    missing = [name for name in (ENV_ALIAS, ENV_FOLDER, ENV_MODEL) if not env.get(name)]
+    if missing:
+        raise OutputsError(f"{ENV_URL} is set, so {', '.join(missing)} must be set too")
+    return Endpoint(url=env[ENV_URL].rstrip("/"),
+                    headers={"x-node-alias": env[ENV_ALIAS], "x-folder-id": env[ENV_FOLDER]},
+                    model=env[ENV_MODEL], project_id=env.get(ENV_PROJECT))
+
+
+def from_pulumi(stack: str | None, cwd: Path, run: Runner = subprocess.run) -> Endpoint:
+    command = ["pulumi", "stack", "output", "--json", *(["--stack", stack] if stack else [])]
+    try:
+        done = run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+    except FileNotFoundError:
+        raise OutputsError(f"the Pulumi CLI is not installed: set {ENV_URL}, {ENV_ALIAS}, {ENV_FOLDER} "
+                           f"and {ENV_MODEL}, or pass --outputs with a saved `pulumi stack output "
+                           "--json`") from None
+    if done.returncode != 0:
+        raise OutputsError(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}")
+    return from_outputs(json.loads(done.stdout))
+
+
+def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str, str],
+                  project_dir: Path, run: Runner = subprocess.run) -> Endpoint:
+    """The first source that is given: --outputs, then the variables, then the Pulumi stack."""
+    if outputs_file is not None:
+        try:
+            return from_outputs(json.loads(outputs_file.read_text()))
+        except (OSError, ValueError) as error:
+            raise OutputsError(f"cannot read {outputs_file}: {error}") from None
+    return from_environment(env) or from_pulumi(stack, project_dir, run)

@@ -1,0 +1,176 @@
+"""The `check` and `bench` commands against an OpenAI-compatible fake on a virtual clock."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from endpoint.__main__ import main
+from endpoint.bench import BenchPlan, percentile, summarize
+from endpoint.openai_http import StreamRecord
+from endpoint.outputs import OutputsError, find_endpoint
+from tests.fake_openai import ALIAS, FOLDER, GOOD_TOKEN, MODEL, NO_ROLE_TOKEN, FakeOpenAI, fake_openai
+
+PROJECT_ID = "bt1project0000000000"
+
+
+def env_for(fake: FakeOpenAI, token: str = GOOD_TOKEN) -> dict[str, str]:
+    return {"VLLM_ENDPOINT_URL": fake.url, "VLLM_NODE_ALIAS": ALIAS, "VLLM_FOLDER_ID": FOLDER,
+            "VLLM_MODEL": MODEL, "VLLM_PROJECT_ID": PROJECT_ID, "YC_IAM_TOKEN": token}
+
+
+def run(fake: FakeOpenAI, *argv: str, token: str = GOOD_TOKEN) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), env=env_for(fake, token), clock=fake.clock, sleep=fake.clock.advance,
+                out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_check_waits_through_503s_then_times_one_completion() -> None:
+    with fake_openai(warmup_answers=3, ttft=0.25, inter_token=0.05) as fake:
+        code, out, err = run(fake, "check", "--interval", "5", "--max-tokens", "8")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"waiting for {MODEL}: 0:00 elapsed, last answer: HTTP 503 model is loading",
+        f"waiting for {MODEL}: 0:05 elapsed, last answer: HTTP 503 model is loading",
+        f"waiting for {MODEL}: 0:10 elapsed, last answer: HTTP 503 model is loading",
+        f"serving after 0:15; models: {MODEL}",
+        "chat completion in 0.60 s (8 tokens): word word word word word word word word",
+    ]
+    sent = fake.requests[-1]
+    assert sent["headers"]["authorization"] == f"Bearer {GOOD_TOKEN}"
+    assert (sent["headers"]["x-node-alias"], sent["headers"]["x-folder-id"]) == (ALIAS, FOLDER)
+    assert sent["body"]["max_tokens"] == 8
+
+
+def test_check_gives_up_after_the_wait_with_the_last_answer() -> None:
+    with fake_openai(warmup_answers=1000) as fake:
+        code, out, err = run(fake, "check", "--wait-minutes", "1", "--interval", "20")
+    assert code == 1
+    last_line = f"waiting for {MODEL}: 1:00 elapsed, last answer: HTTP 503 model is loading"
+    assert out.splitlines()[-1] == last_line
+    assert err == (f"error: {MODEL} is not served after 1:00; the last answer was HTTP 503 model is "
+                   "loading. A node can take tens of minutes to pull the image and load the weights: "
+                   "wait longer with --wait-minutes, or see the node's logs in the DataSphere console\n")
+
+
+def test_a_refused_connection_is_waited_out_too() -> None:
+    with fake_openai() as fake:
+        url = fake.url
+    env = env_for(fake) | {"VLLM_ENDPOINT_URL": url}
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", "--wait-minutes", "0.1", "--interval", "3"], env=env, clock=fake.clock,
+                sleep=fake.clock.advance, out=out, err=err)
+    assert code == 1
+    assert "last answer: ConnectionRefusedError" in out.getvalue()
+
+
+@pytest.mark.parametrize("command", ["check", "bench"])
+def test_an_expired_token_is_exit_3_with_the_fix(command: str) -> None:
+    with fake_openai() as fake:
+        code, _, err = run(fake, command, "--duration", "5", token="t1.expired") if command == "bench" \
+            else run(fake, command, token="t1.expired")
+    assert code == 3
+    assert err.startswith("error: the endpoint refused the token (HTTP 401): it is missing, malformed or "
+                          "expired (IAM tokens live 12 hours). Fix: get a new one with `yc iam create-token`")
+
+
+@pytest.mark.parametrize("command", ["check", "bench"])
+def test_a_missing_role_is_named_with_the_project(command: str) -> None:
+    with fake_openai() as fake:
+        code, _, err = run(fake, command, token=NO_ROLE_TOKEN)
+    assert code == 3
+    assert (f"it needs the role datasphere.community-projects.developer on DataSphere project {PROJECT_ID}"
+            in err)
+    assert NO_ROLE_TOKEN not in err
+
+
+def test_bench_figures_come_from_the_injected_timings() -> None:
+    with fake_openai(ttft=0.25, inter_token=0.05, output_tokens=20, lockstep=True) as fake:
+        code, out, err = run(fake, "bench", "--concurrency", "1", "--duration", "5.5", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    # Each request takes 0.25 + 19 x 0.05 = 1.2 s: five start within 5.5 s, the fifth ends at 6.0 s.
+    assert summary == {
+        "concurrency": 1, "durationSeconds": 6.0, "requests": 5, "succeeded": 5, "errors": {},
+        "ttftSeconds": {"p50": 0.25, "p95": 0.25},
+        "outputTokensPerSecondPerRequest": {"p50": 20.0, "p95": 20.0},
+        "outputTokens": 100, "outputTokensPerSecondTotal": 16.667,
+    }
+    bars = err.splitlines()
+    assert bars[-1] == "[########################]   5.5/5.5 s  5 requests  0 errors"
+    assert all(request["body"]["stream_options"] == {"include_usage": True}
+               for request in fake.requests)
+
+
+def test_bench_runs_its_requests_at_once_and_counts_errors() -> None:
+    with fake_openai(gather=3, fail_every=4, output_tokens=5) as fake:
+        code, out, _ = run(fake, "bench", "--concurrency", "3", "--duration", "10")
+    assert code == 0
+    assert fake.max_in_flight == 3
+    failures = fake.chats // 4
+    assert failures >= 1
+    first = out.splitlines()[0]
+    assert first.startswith(f"requests          {fake.chats} at concurrency 3 ({failures} failed: "
+                            f"HTTP 500 injected failure x{failures})")
+
+
+def test_bench_with_every_request_failing_exits_1() -> None:
+    with fake_openai(fail_every=1) as fake:
+        code, out, _ = run(fake, "bench", "--concurrency", "2", "--duration", "3")
+    assert code == 1
+    assert "TTFT              p50 -  p95 -" in out
+
+
+def record(started: float, ttft: float, tokens: int, gap: float, error: str | None = None) -> StreamRecord:
+    return StreamRecord(started, started + ttft, started + ttft + gap * (tokens - 1), tokens, 200, error)
+
+
+def test_summary_percentiles_and_rates() -> None:
+    records = [record(0, 0.1, 11, 0.1), record(0, 0.2, 11, 0.05), record(1, 0.3, 21, 0.025),
+               record(2, 0.4, 2, 0.5), StreamRecord(3, None, 3.5, 0, 503, "HTTP 503 model is loading")]
+    summary = summarize(records, BenchPlan(4, 10, "p", 64), wall_seconds=9.0)
+    assert summary["requests"] == 5
+    assert summary["succeeded"] == 4
+    assert summary["errors"] == {"HTTP 503 model is loading": 1}
+    assert summary["ttftSeconds"] == {"p50": 0.25, "p95": 0.385}
+    assert summary["outputTokensPerSecondPerRequest"] == {"p50": 15.0, "p95": 37.0}
+    assert summary["outputTokens"] == 45
+    assert summary["outputTokensPerSecondTotal"] == 5.0
+    assert percentile([], 0.5) is None
+    assert percentile([3.0], 0.95) == 3.0
+
+
+def test_outputs_come_from_a_saved_file_or_pulumi(tmp_path: Path) -> None:
+    saved = {"endpointUrl": "https://node-api.example/v1/", "servedModelName": MODEL, "projectId": PROJECT_ID,
+             "headers": {"x-node-alias": ALIAS, "x-folder-id": FOLDER}, "clientKeyJson": "[secret]"}
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(saved))
+    endpoint = find_endpoint(path, None, {}, tmp_path)
+    assert (endpoint.url, endpoint.model, endpoint.project_id) == ("https://node-api.example/v1", MODEL,
+                                                                   PROJECT_ID)
+
+    calls: list[list[str]] = []
+
+    def pulumi(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, json.dumps(saved), "")
+
+    assert find_endpoint(None, "prod", {}, tmp_path, run=pulumi) == endpoint
+    assert calls == [["pulumi", "stack", "output", "--json", "--stack", "prod"]]
+
+    def missing(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        raise FileNotFoundError(command[0])
+
+    with pytest.raises(OutputsError, match=r"the Pulumi CLI is not installed: set VLLM_ENDPOINT_URL"):
+        find_endpoint(None, None, {}, tmp_path, run=missing)
+    with pytest.raises(OutputsError, match=r"VLLM_ENDPOINT_URL is set, so VLLM_NODE_ALIAS, VLLM_FOLDER_ID"):
+        find_endpoint(None, None, {"VLLM_ENDPOINT_URL": "https://x/v1"}, tmp_path)
+    with pytest.raises(OutputsError, match=r"the stack outputs lack headers, servedModelName: run `pulumi"):
+        find_endpoint(None, None, {}, tmp_path, run=lambda c, **_: subprocess.CompletedProcess(
+            c, 0, json.dumps({"endpointUrl": "https://x/v1"}), ""))
