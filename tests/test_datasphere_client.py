@@ -7,12 +7,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from components.datasphere.api import ApiError, DatasphereClient, Endpoints, OperationFailed, Timing
 from components.datasphere.credentials import CredentialsError, token_source
 from tests.fake_datasphere import API, IAM_TOKEN, OAUTH_TOKEN, FakeDatasphere
+from tests.keys import make_key
 
 PROJECT_ID = "bt1project0000000000"
 
@@ -123,16 +124,6 @@ def test_patch_always_sends_a_mask(fake: FakeDatasphere) -> None:
 
 # --- credentials -----------------------------------------------------------------------------
 
-def make_key_file(tmp_path) -> tuple[dict[str, str], rsa.RSAPrivateKey]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    key = {"id": "ajekey00000000000000", "service_account_id": "ajesa000000000000000",
-           "created_at": "2026-11-28T00:00:00Z", "key_algorithm": "RSA_2048", "public_key": "",
-           "private_key": "PLEASE DO NOT REMOVE THIS LINE! Yandex.Cloud SA Key ID <ajekey>\n" + pem}
-    return key, private
-
-
 def unb64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
@@ -143,7 +134,7 @@ def source_for(fake: FakeDatasphere, config: dict[str, str], environ: dict[str, 
 
 
 def test_service_account_key_is_exchanged_with_a_ps256_jwt_once(fake: FakeDatasphere, tmp_path) -> None:
-    key, private = make_key_file(tmp_path)
+    key, private = make_key()
     path = tmp_path / "key.json"
     path.write_text(json.dumps(key))
     source = source_for(fake, {}, {"YC_SERVICE_ACCOUNT_KEY_FILE": str(path)})
@@ -164,7 +155,7 @@ def test_service_account_key_is_exchanged_with_a_ps256_jwt_once(fake: FakeDatasp
 
 
 def test_key_json_itself_in_config_wins_over_the_environment(fake: FakeDatasphere, tmp_path) -> None:
-    key, _ = make_key_file(tmp_path)
+    key, _ = make_key()
     source = source_for(fake, {"yandex:serviceAccountKeyFile": json.dumps(key)}, {"YC_TOKEN": OAUTH_TOKEN})
     assert source.kind == "key"
     assert source() == IAM_TOKEN
