@@ -1,0 +1,43 @@
+"""A LangChain chain on the deployed endpoint: a prompt template piped into ChatOpenAI, streamed.
+
+    pip install -r requirements.txt -r examples/requirements.txt
+    python -m examples.langchain_demo "What limits the context length of an LLM?"
+
+Endpoint and token are found as in `examples/openai_client.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from endpoint.auth import iam_token
+from endpoint.outputs import find_endpoint
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Sequence[str]) -> int:
+    question = " ".join(argv) or "What limits the context length of an LLM?"
+    endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
+    llm = ChatOpenAI(model=endpoint.model, base_url=endpoint.url,
+                     api_key=SecretStr(iam_token(None, os.environ)),
+                     default_headers=dict(endpoint.headers), max_tokens=256, streaming=True)
+    prompt = ChatPromptTemplate.from_messages([
+        ("system", "You answer in at most three sentences."),
+        ("user", "{question}"),
+    ])
+    for chunk in (prompt | llm).stream({"question": question}):
+        print(chunk.content, end="", flush=True)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

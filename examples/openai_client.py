@@ -1,0 +1,42 @@
+"""Stream a chat completion from the deployed endpoint with the OpenAI Python SDK.
+
+    pip install -r requirements.txt -r examples/requirements.txt
+    python -m examples.openai_client "Why is the sky blue?"
+
+The endpoint comes from `pulumi stack output --json` (PULUMI_STACK picks the stack), or from
+VLLM_ENDPOINT_URL, VLLM_NODE_ALIAS, VLLM_FOLDER_ID and VLLM_MODEL. The IAM token comes from
+YC_IAM_TOKEN, a key file named by YC_SERVICE_ACCOUNT_KEY_FILE (e.g. the stack's clientKeyJson),
+or `yc iam create-token`. The token is the API key: node-api reads `Authorization: Bearer`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from openai import OpenAI
+
+from endpoint.auth import iam_token
+from endpoint.outputs import find_endpoint
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Sequence[str]) -> int:
+    question = " ".join(argv) or "Write a haiku about GPUs."
+    endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
+    client = OpenAI(base_url=endpoint.url, api_key=iam_token(None, os.environ),
+                    default_headers=dict(endpoint.headers))
+    stream = client.chat.completions.create(
+        model=endpoint.model, messages=[{"role": "user", "content": question}], max_tokens=256, stream=True)
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            print(chunk.choices[0].delta.content, end="", flush=True)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
