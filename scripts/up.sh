@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare everything and deploy the stack with the local state backend (no Pulumi Cloud account):
+# Prepare everything and deploy the stack, by default with the local state backend (no Pulumi Cloud account):
 # a virtualenv with the pinned dependencies, the Yandex provider plugin, the stack, then `pulumi up`.
 # Needs the Pulumi CLI, Docker, Yandex credentials (YC_TOKEN or YC_SERVICE_ACCOUNT_KEY_FILE)
 # and PULUMI_CONFIG_PASSPHRASE, which encrypts the stack's secrets.
@@ -16,10 +16,13 @@ if [ -z "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}" ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-# The fork's plugin is not on Pulumi's default plugin host; install it from its releases.
-pulumi plugin install resource yandex 0.136.1 \
-  --server https://github.com/agorobets/pulumi-yandex/releases/download/v0.136.1/
-mkdir -p .pulumi-state
-pulumi login "file://$PWD/.pulumi-state"
+bash scripts/install-plugin.sh
+# State: PULUMI_BACKEND_URL when set (a team bucket, README "State for teams"), else local files.
+if [ -n "${PULUMI_BACKEND_URL:-}" ]; then
+  pulumi login "$PULUMI_BACKEND_URL"
+else
+  mkdir -p .pulumi-state
+  pulumi login "file://$PWD/.pulumi-state"
+fi
 pulumi stack select --create "$stack"
 pulumi up --stack "$stack"

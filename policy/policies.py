@@ -1,0 +1,153 @@
+"""The rules of the policy pack. Each validator looks at one resource and says what is wrong and the fix.
+
+Self-contained on purpose: the Pulumi CLI runs the pack from this folder, where the project's own
+modules are not importable. `tests/test_policy.py` checks that the type tokens below are the
+ones the program registers.
+
+A validator sees inputs with secrets already unwrapped (pulumi-policy 1.21 `Analyze`), so it
+cannot tell a secret from a plain value. Secrecy is therefore checked where it is visible: the
+`additional_secret_outputs` option of the key and the DataSphere secret, and, for the registry
+password, a remediation, which does see secrets and turns a plain password into a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Secret,
+)
+
+NODE = "pulumi-python:dynamic/datasphere:Node"
+PROJECT_SETTINGS = "pulumi-python:dynamic/datasphere:ProjectSettings"
+DATASPHERE_SECRET = "pulumi-python:dynamic/datasphere:Secret"  # noqa: S105 - a type token
+SERVICE_ACCOUNT_KEY = "yandex:index/iamServiceAccountKey:IamServiceAccountKey"
+IMAGE = "docker:index/image:Image"
+WIDE_GRANTS = {
+    "yandex:index/resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember": "folder",
+    "yandex:index/resourcemanagerFolderIamBinding:ResourcemanagerFolderIamBinding": "folder",
+    "yandex:index/resourcemanagerCloudIamMember:ResourcemanagerCloudIamMember": "cloud",
+    "yandex:index/resourcemanagerCloudIamBinding:ResourcemanagerCloudIamBinding": "cloud",
+}
+SECRET_OUTPUTS = {SERVICE_ACCOUNT_KEY: "privateKey", DATASPHERE_SECRET: "content"}
+REGISTRY_ROLE_PREFIX = "container-registry."
+DIGEST_PINNED = re.compile(r"^[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+DEFAULT_ALLOWED_SPECS = ("g2.mig", "g2.1", "g2.2")
+
+
+def node_image_is_digest_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != NODE:
+        return
+    image = args.props.get("image")
+    if not isinstance(image, str) or not DIGEST_PINNED.match(image):
+        report(f"node {args.name} runs {image!r}, which is not pinned by digest. A tag can be moved to "
+               "an image nobody reviewed, and a rebuilt image under the same tag does not replace the "
+               "node. Fix: give the node the pushed image's repo_digest (repo@sha256:...)", None)
+
+
+def key_material_is_secret(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    output = SECRET_OUTPUTS.get(args.resource_type)
+    if output is not None and output not in (args.opts.additional_secret_outputs or []):
+        report(f"{args.name} does not mark {output} secret, so the state would keep it in plain text. "
+               f"Fix: create it with additional_secret_outputs=[{output!r}]", None)
+
+
+def _unproxied(value: Any) -> Any:
+    """The raw value behind the SDK's proxies, where secrets are still wrapped in `Secret`."""
+    while isinstance(value, Mapping) and not isinstance(value, dict):
+        value = value["__target"]
+    return value
+
+
+def registry_password_is_secret(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    """Make a plain registry password a secret; None when it already is one (or there is none)."""
+    if args.resource_type != IMAGE:
+        return None
+    props = _unproxied(args.props)
+    registry = _unproxied(props.get("registry"))
+    if registry is None or isinstance(registry, Secret):
+        return None
+    password = registry.get("password")
+    if password is None or isinstance(password, Secret):
+        return None
+    registry["password"] = Secret(password)
+    return props
+
+
+def registry_roles_stay_on_the_registry(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    scope = WIDE_GRANTS.get(args.resource_type)
+    if scope is None:
+        return
+    role = args.props.get("role")
+    if isinstance(role, str) and role.startswith(REGISTRY_ROLE_PREFIX):
+        report(f"{args.name} grants {role} on the whole {scope}, which opens every registry in it. "
+               "Fix: grant it on the registry (yandex.ContainerRegistryIamBinding)", None)
+
+
+def instance_spec_is_allowed(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != NODE:
+        return
+    allowed = list(args.get_config().get("allowedInstanceSpecs") or DEFAULT_ALLOWED_SPECS)
+    spec = args.props.get("instanceSpec")
+    if spec not in allowed:
+        report(f"node {args.name} asks for {spec!r}, which this repository's policy does not allow "
+               f"(allowed: {', '.join(allowed)}). Fix: pulumi config set instanceSpec <one of them>, or "
+               "add it to allowedInstanceSpecs in policy/config.json in a reviewed change", None)
+
+
+def project_has_a_spend_cap(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != PROJECT_SETTINGS:
+        return
+    cap = args.props.get("maxUnitsPerHour")
+    if isinstance(cap, bool) or not isinstance(cap, int | float) or cap <= 0:
+        # Numbers cross the engine's protobuf boundary as floats.
+        shown = int(cap) if isinstance(cap, float) and cap.is_integer() else cap
+        report(f"DataSphere project {args.props.get('projectId')} gets no spend cap (maxUnitsPerHour = "
+               f"{shown!r}): a forgotten node bills until someone notices. Fix: pulumi config set "
+               "maxUnitsPerHour <compute units per hour, e.g. 20>", None)
+
+
+POLICIES: list[ResourceValidationPolicy] = [
+    ResourceValidationPolicy(
+        name="node-image-digest-pinned",
+        description="The DataSphere node runs an image pinned by digest.",
+        validate=node_image_is_digest_pinned,
+    ),
+    ResourceValidationPolicy(
+        name="key-material-secret",
+        description="Service-account keys and DataSphere secrets are stored as secrets.",
+        validate=key_material_is_secret,
+    ),
+    ResourceValidationPolicy(
+        name="registry-password-secret",
+        description="The registry password (the service-account key) is a secret.",
+        remediate=registry_password_is_secret,
+        enforcement_level=EnforcementLevel.REMEDIATE,
+    ),
+    ResourceValidationPolicy(
+        name="registry-roles-on-registry",
+        description="Container Registry roles are granted on the registry, never on a folder or cloud.",
+        validate=registry_roles_stay_on_the_registry,
+    ),
+    ResourceValidationPolicy(
+        name="allowed-instance-specs",
+        description="The node's configuration is one the team allows.",
+        validate=instance_spec_is_allowed,
+        config_schema=PolicyConfigSchema(properties={
+            "allowedInstanceSpecs": {"type": "array", "items": {"type": "string"},
+                                     "default": list(DEFAULT_ALLOWED_SPECS)},
+        }),
+    ),
+    ResourceValidationPolicy(
+        name="project-spend-cap",
+        description="The DataSphere project has a spend cap.",
+        validate=project_has_a_spend_cap,
+    ),
+]
