@@ -42,7 +42,6 @@ class StreamRecord:
     output_tokens: int
     status: int | None
     error: str | None = None
-    text: str = ""
 
 
 class Unreachable(Exception):
@@ -92,7 +91,7 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
     body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
     started = clock()
     first = None
-    pieces: list[str] = []
+    chunks = 0
     usage_tokens = None
     status = None
     connection, full_path = _connect(target, "/chat/completions")
@@ -117,17 +116,16 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
             content = _content_of(chunk)
             if content:
                 first = first if first is not None else clock()
-                pieces.append(content)
+                chunks += 1
         else:
-            return StreamRecord(started, first, clock(), len(pieces), status,
-                                "the stream ended before [DONE]", "".join(pieces))
+            return StreamRecord(started, first, clock(), chunks, status, "the stream ended before [DONE]")
     except (OSError, http.client.HTTPException, json.JSONDecodeError) as error:
-        return StreamRecord(started, first, clock(), len(pieces), status,
-                            f"{type(error).__name__}: {error}", "".join(pieces))
+        return StreamRecord(started, first, clock(), chunks, status, f"{type(error).__name__}: {error}")
     finally:
         connection.close()
-    tokens = usage_tokens if usage_tokens is not None else len(pieces)
-    return StreamRecord(started, first, clock(), tokens, status, None, "".join(pieces))
+    # vLLM reports the count when asked (stream_options.include_usage); else one token per chunk.
+    tokens = usage_tokens if usage_tokens is not None else chunks
+    return StreamRecord(started, first, clock(), tokens, status)
 
 
 def _json_or_none(text: str) -> Any:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.http_json import send_json
+
 IAM_TOKEN = "t1.fake-iam-token-9f3e"
 OAUTH_TOKEN = "y0_fake-oauth-token-1c2d"
 API = "/datasphere/v2/"
@@ -89,13 +91,7 @@ class FakeDatasphere:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
-                status, body = fake.handle(self.command, self.path, dict(self.headers.items()), raw)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, *fake.handle(self.command, self.path, dict(self.headers.items()), raw))
 
             do_GET = do_POST = do_PATCH = do_DELETE = _serve
 

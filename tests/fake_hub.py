@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.http_json import send_json
+
 FIXTURES = Path(__file__).parent / "fixtures" / "hub-cache" / "models"
 GRANTED_TOKEN = "hf_granted_0123456789abcdef0123456789"
 UNGRANTED_TOKEN = "hf_ungranted_0123456789abcdef012345"
@@ -86,14 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
                      {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
 
     def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body, headers)
 
 
 @contextmanager

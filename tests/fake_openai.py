@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.http_json import send_json
+
 GOOD_TOKEN = "t1.client-token-5a7c"
 NO_ROLE_TOKEN = "t1.no-role-token-8b2e"
 ALIAS = "datasphere.user.vllm-dev"
@@ -63,6 +65,9 @@ class FakeOpenAI:
     # Hold the stream after the first token until the client has read the clock, so that its
     # time to first token is exact (without it, later tokens may advance the clock first).
     lockstep: bool = False
+    # Servers that ignore stream_options send no usage chunk; a dying one stops mid-stream.
+    report_usage: bool = True
+    cut_after_tokens: int = 0
 
     def __post_init__(self) -> None:
         self.lock = threading.Condition()
@@ -120,12 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {k.lower(): v for k, v in self.headers.items()}
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def do_GET(self) -> None:
         headers = self._headers()
@@ -171,13 +171,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self._event(_chunk({"role": "assistant", "content": ""}))
             for index in range(tokens):
+                if self.fake.cut_after_tokens and index == self.fake.cut_after_tokens:
+                    return
                 self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
                 readings = self.fake.clock.readings
                 self._event(_chunk({"content": " word" if index else "word"}))
                 if index == 0 and self.fake.lockstep:
                     self.fake.clock.wait_for_reading(readings)
             self._event(_chunk({}, finish="length"))
-            if usage:
+            if usage and self.fake.report_usage:
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
                              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": tokens,
                                                       "total_tokens": 12 + tokens}})

@@ -12,7 +12,7 @@ import pytest
 
 from endpoint.__main__ import main
 from endpoint.bench import BenchPlan, percentile, summarize
-from endpoint.openai_http import StreamRecord
+from endpoint.openai_http import StreamRecord, Target, stream_chat
 from endpoint.outputs import OutputsError, find_endpoint
 from tests.fake_openai import ALIAS, FOLDER, GOOD_TOKEN, MODEL, NO_ROLE_TOKEN, FakeOpenAI, fake_openai
 
@@ -125,6 +125,17 @@ def test_bench_with_every_request_failing_exits_1() -> None:
         code, out, _ = run(fake, "bench", "--concurrency", "2", "--duration", "3")
     assert code == 1
     assert "TTFT              p50 -  p95 -" in out
+
+
+def test_a_stream_without_usage_counts_chunks_and_a_cut_stream_is_an_error() -> None:
+    with fake_openai(report_usage=False, output_tokens=7) as fake:
+        target = Target(fake.url, {"Authorization": f"Bearer {GOOD_TOKEN}", "x-node-alias": ALIAS,
+                                   "x-folder-id": FOLDER})
+        whole = stream_chat(target, {"model": MODEL, "messages": []}, fake.clock)
+        fake.cut_after_tokens = 3
+        cut = stream_chat(target, {"model": MODEL, "messages": []}, fake.clock)
+    assert (whole.error, whole.output_tokens, whole.status) == (None, 7, 200)
+    assert (cut.error, cut.output_tokens) == ("the stream ended before [DONE]", 3)
 
 
 def record(started: float, ttft: float, tokens: int, gap: float, error: str | None = None) -> StreamRecord:
