@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # Bytes per element of each safetensors dtype, as the Hub's `safetensors.parameters` names them.
@@ -55,7 +56,7 @@ class ModelFacts:
     stored_bytes: int | None = None
     config: Mapping[str, Any] | None = None
 
-    @property
+    @cached_property
     def shape(self) -> ModelShape | None:
         return shape_from_config(self.config) if self.config is not None else None
 
