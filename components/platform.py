@@ -33,6 +33,11 @@ class Configuration:
         # bfloat16 needs compute capability 8.0 (Ampere); V100 is 7.0.
         return self.compute_capability is not None and self.compute_capability >= (8, 0)
 
+    def runs_quantization(self, method: str) -> bool:
+        """Whether the GPU meets the method's minimum compute capability (an unknown method is not judged)."""
+        needed = QUANTIZATION_MIN_CAPABILITY.get(method)
+        return needed is None or (self.compute_capability is not None and self.compute_capability >= needed)
+
 
 def _gpu(name: str, gpu: str, count: int, memory: float, cc: tuple[int, int]) -> Configuration:
     return Configuration(name, gpu, count, memory, cc)

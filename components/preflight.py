@@ -143,7 +143,7 @@ def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
         if checkpoint not in platform.QUANTIZATION_MIN_CAPABILITY:
             warn(f"{settings.model} is quantized with {checkpoint}, a method this preflight does not "
                  "know: whether the GPU can run it is not checked")
-        elif not _capable(configuration, checkpoint):
+        elif not configuration.runs_quantization(checkpoint):
             needed = platform.QUANTIZATION_MIN_CAPABILITY[checkpoint]
             have = configuration.compute_capability or (0, 0)
             problems.append(ConfigProblem("model", settings.model, (
@@ -151,12 +151,6 @@ def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
                 f"{needed[0]}.{needed[1]}; the {configuration.gpu} of {configuration.name} has "
                 f"{have[0]}.{have[1]}. Fix: use a g2.* configuration, or the model's unquantized version")))
     return chosen or checkpoint
-
-
-def _capable(configuration: platform.Configuration, quantization: str | None) -> bool:
-    needed = platform.QUANTIZATION_MIN_CAPABILITY.get(quantization or "")
-    have = configuration.compute_capability
-    return needed is None or (have is not None and have >= needed)
 
 
 def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedFacts,
@@ -178,7 +172,7 @@ def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedF
 def _runs_on(settings: Settings, size: ModelSize, plan: Plan,
              configuration: platform.Configuration) -> bool:
     return (not configuration_problems(settings, configuration)
-            and _capable(configuration, plan.quantization)
+            and (plan.quantization is None or configuration.runs_quantization(plan.quantization))
             and divides_heads(size.shape, configuration.gpu_count))
 
 
@@ -234,7 +228,7 @@ def _quantized_fixes(settings: Settings, size: ModelSize, plan: Plan) -> list[st
     fixes = []
     for method, trial_size, fix in trials:
         trial_plan = replace(plan, quantization=method)
-        if not _capable(plan.configuration, method):
+        if not plan.configuration.runs_quantization(method):
             continue
         trial = estimate(settings.model, trial_size, trial_plan)
         if trial.fits:

@@ -225,13 +225,12 @@ def _check_precision(parser: _Parser, settings: Settings, configuration: platfor
     if settings.dtype == "bfloat16" and not configuration.supports_bfloat16:
         parser.fail("dtype", settings.dtype, f"{configuration.gpu} has no bfloat16. "
                     "Fix: pulumi config set dtype half (or auto, which becomes half here)")
-    if settings.quantization is not None:
+    if settings.quantization is not None and not configuration.runs_quantization(settings.quantization):
         needed = platform.QUANTIZATION_MIN_CAPABILITY[settings.quantization]
-        have = configuration.compute_capability
-        if have is not None and have < needed:
-            parser.fail("quantization", settings.quantization,
-                        f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
-                        f"has {have[0]}.{have[1]}. Fix: use a g2.* configuration or another method")
+        have = configuration.compute_capability or (0, 0)
+        parser.fail("quantization", settings.quantization,
+                    f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
+                    f"has {have[0]}.{have[1]}. Fix: use a g2.* configuration or another method")
 
 
 def configuration_problems(settings: Settings,
