@@ -11,7 +11,8 @@ import argparse
 import random
 from collections import Counter
 
-from components.datasphere.api import DatasphereClient, Endpoints, Timing
+from components.cloud.http import Endpoints, Timing
+from components.datasphere.api import DatasphereClient
 from components.datasphere.node import NodeProvider
 from tests.fake_datasphere import API, IAM_TOKEN, FakeDatasphere
 

@@ -1,46 +1,33 @@
-"""The service account the image is pushed and pulled with, its roles and its authorized key."""
+"""The stack's two service accounts, their roles and their registry logins.
+
+- The node account is the DataSphere project's service account: `vpc.user` where the subnet is,
+  `cloud-registry.artifacts.puller` on the registry, and an API key scoped to pulling only. Its
+  secret is the one the node logs in with, so it sits in DataSphere.
+- The push account only pushes: `cloud-registry.artifacts.pusher` on the registry and an API key
+  scoped to pushing, used by `pulumi up` on the deployer's machine and never given to DataSphere.
+  Kept apart so that nothing running in the project, under the project's account, can push.
+"""
 
 from __future__ import annotations
-
-import json
 
 import pulumi
 import pulumi_yandex_marketmaker as yandex
 
 from components import platform
+from components.cloudregistry.access_binding import RegistryAccessBinding
+from components.iam.api_key import ApiKey
 
-# Yandex IAM is eventually consistent: a role granted a moment ago can still be refused.
-# The provider waits this long after each binding, before the image push relies on it.
+# Yandex IAM is eventually consistent: a role granted a moment ago can still be refused by the
+# registry. The binding waits this long after granting, before the push relies on it.
 IAM_PROPAGATION_SECONDS = 15
-
-
-def authorized_key_json(key_id: str, service_account_id: str, created_at: str,
-                        key_algorithm: str, public_key: str, private_key: str) -> str:
-    """The key file exactly as `yc iam key create` writes it (IAM docs, authorized-key/create)."""
-    return json.dumps({
-        "id": key_id,
-        "service_account_id": service_account_id,
-        "created_at": created_at,
-        "key_algorithm": key_algorithm,
-        "public_key": public_key,
-        "private_key": private_key,
-    }, indent=2)
-
-
-def key_json_of(key: yandex.IamServiceAccountKey) -> pulumi.Output[str]:
-    """The key's file contents, secret: it holds the private key."""
-    return pulumi.Output.secret(
-        pulumi.Output.all(key.id, key.service_account_id, key.created_at, key.key_algorithm,
-                          key.public_key, key.private_key)
-        .apply(lambda parts: authorized_key_json(*parts))
-    )
 
 
 class Identity(pulumi.ComponentResource):
     service_account: yandex.IamServiceAccount
     service_account_id: pulumi.Output[str]
-    pusher: yandex.ContainerRegistryIamBinding
-    key_json: pulumi.Output[str]
+    pull_key: ApiKey
+    push_key: ApiKey
+    push_ready: list[pulumi.Resource]
 
     def __init__(self, name: str, folder_id: pulumi.Input[str], registry_id: pulumi.Input[str],
                  subnet_folder_id: pulumi.Input[str], uses_nat_gateway: bool,
@@ -48,47 +35,34 @@ class Identity(pulumi.ComponentResource):
         super().__init__("vllm-datasphere:index:Identity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = yandex.IamServiceAccount(
-            name,
-            folder_id=folder_id,
-            name=name,
-            description="Pushes and pulls the vLLM image; DataSphere project service account",
-            opts=child,
+            name, folder_id=folder_id, name=name,
+            description="DataSphere project service account; pulls the vLLM image", opts=child,
         )
         self.service_account_id = self.service_account.id
-        member = pulumi.Output.concat("serviceAccount:", self.service_account.id)
-
-        # Bindings are authoritative for their role, which is safe here: the stack owns the registry.
-        def on_registry(role: str, suffix: str) -> yandex.ContainerRegistryIamBinding:
-            return yandex.ContainerRegistryIamBinding(
-                f"{name}-{suffix}",
-                registry_id=registry_id,
-                role=role,
-                members=[member],
-                sleep_after=IAM_PROPAGATION_SECONDS,
-                opts=child,
-            )
-
-        on_registry(platform.ROLE_IMAGE_PULLER, "puller")
-        self.pusher = on_registry(platform.ROLE_IMAGE_PUSHER, "pusher")
+        pusher = yandex.IamServiceAccount(
+            f"{name}-push", folder_id=folder_id, name=f"{name}-push",
+            description="Pushes the vLLM image to the stack's registry; never given to DataSphere", opts=child,
+        )
 
         folder_roles = [platform.ROLE_VPC_USER]
         if uses_nat_gateway:
             folder_roles.append(platform.ROLE_VPC_GATEWAYS_USER)
+        member = pulumi.Output.concat("serviceAccount:", self.service_account.id)
         for role in folder_roles:
             yandex.ResourcemanagerFolderIamMember(
-                f"{name}-{role.replace('.', '-')}",
-                folder_id=subnet_folder_id,
-                role=role,
-                member=member,
+                f"{name}-{role.replace('.', '-')}", folder_id=subnet_folder_id, role=role, member=member,
                 opts=child,
             )
 
-        key = yandex.IamServiceAccountKey(
-            name,
-            service_account_id=self.service_account.id,
-            description="Registry login (json_key) and DataSphere node image pull",
-            key_algorithm="RSA_2048",
-            opts=child,
-        )
-        self.key_json = key_json_of(key)
-        self.register_outputs({"serviceAccountId": self.service_account_id, "keyJson": self.key_json})
+        RegistryAccessBinding(f"{name}-puller", registry_id=registry_id, role_id=platform.ROLE_REGISTRY_PULLER,
+                              subject_id=self.service_account.id, opts=child)
+        pushing = RegistryAccessBinding(f"{name}-pusher", registry_id=registry_id,
+                                        role_id=platform.ROLE_REGISTRY_PUSHER, subject_id=pusher.id,
+                                        settle_seconds=IAM_PROPAGATION_SECONDS, opts=child)
+        self.pull_key = ApiKey(f"{name}-pull", service_account_id=self.service_account.id,
+                               scopes=[platform.SCOPE_PULL],
+                               description="DataSphere node image pull (username api_key)", opts=child)
+        self.push_key = ApiKey(f"{name}-push", service_account_id=pusher.id, scopes=[platform.SCOPE_PUSH],
+                               description="vLLM image push by pulumi up (username api_key)", opts=child)
+        self.push_ready = [pushing, self.push_key]
+        self.register_outputs({"serviceAccountId": self.service_account_id})

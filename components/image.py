@@ -1,4 +1,5 @@
-"""The vLLM image: built from docker/Dockerfile with the server command baked in, then pushed."""
+"""The vLLM image: built from docker/Dockerfile with the server command baked in, then pushed
+to Cloud Registry with the push-only API key."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ DOCKER_DIR = Path("docker")
 PLATFORM = "linux/amd64"
 
 
-def image_tag(settings: Settings) -> str:
-    """A readable tag; downstream resources use the digest, never this tag."""
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", settings.served_model_name.lower()).strip("-.")
+def image_tag(settings: Settings, stack: str) -> str:
+    """A readable tag; downstream resources use the digest, never this tag.
+
+    It starts with the stack, so stacks sharing a registry never move each other's tags (an image
+    a registry cleanup policy sees untagged may be removed under a node that still needs it).
+    """
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", f"{stack}-{settings.served_model_name}".lower()).strip("-.")
     return slug[:128] or "model"
 
 
@@ -28,13 +33,13 @@ class Image(pulumi.ComponentResource):
     image: docker.Image
     image_ref: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, repository: pulumi.Input[str],
-                 registry_password: pulumi.Input[str], push_after: list[pulumi.Resource],
+    def __init__(self, name: str, settings: Settings, stack: str, repository: pulumi.Input[str],
+                 push_key_secret: pulumi.Input[str], push_after: list[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Image", name, None, opts)
         self.image = docker.Image(
             name,
-            image_name=pulumi.Output.concat(repository, ":", image_tag(settings)),
+            image_name=pulumi.Output.concat(repository, ":", image_tag(settings, stack)),
             build=docker.DockerBuildArgs(
                 context=DOCKER_DIR.as_posix(),
                 dockerfile=(DOCKER_DIR / "Dockerfile").as_posix(),
@@ -47,7 +52,7 @@ class Image(pulumi.ComponentResource):
             registry=docker.RegistryArgs(
                 server=platform.REGISTRY_HOST,
                 username=platform.REGISTRY_USERNAME,
-                password=pulumi.Output.secret(registry_password),
+                password=pulumi.Output.secret(push_key_secret),
             ),
             build_on_preview=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=push_after),

@@ -47,7 +47,7 @@ def _cpu(name: str) -> Configuration:
     return Configuration(name, None, 0, 0.0, None)
 
 
-# Source: DataSphere docs, datasphere/concepts/configurations (see ../shared/platform-facts.md).
+# Source: DataSphere docs, datasphere/concepts/configurations.
 CONFIGURATIONS: dict[str, Configuration] = {
     c.name: c
     for c in (
@@ -71,14 +71,26 @@ GPU_CONFIGURATIONS: tuple[str, ...] = tuple(n for n, c in CONFIGURATIONS.items()
 # Source: Yandex Cloud docs, overview/concepts/geo-scope (ru-central1-c is retired).
 ZONES: tuple[str, ...] = ("ru-central1-a", "ru-central1-b", "ru-central1-d")
 
-# Source: Container Registry docs, container-registry/operations/authentication:
-# an authorized key authenticates as user `json_key` with the key JSON as password.
-REGISTRY_HOST = "cr.yandex"
-REGISTRY_USERNAME = "json_key"
+# Source: Cloud Registry docs and cloudapi yandex/cloud/cloudregistry/v1 (docs/cloud-registry-api.md).
+# Images live at registry.yandexcloud.net/<registryId>/<image>; a service-account API key logs in as
+# user `api_key`, and its scopes limit it to pushing or pulling.
+REGISTRY_HOST = "registry.yandexcloud.net"
+REGISTRY_USERNAME = "api_key"
+IMAGE_REPOSITORY = "vllm"
+REGISTRY_KIND = "DOCKER"
+REGISTRY_TYPE = "LOCAL"
+# Registry types an image can be pushed to: a local one, or one migrated from Container Registry.
+PUSHABLE_REGISTRY_TYPES: tuple[str, ...] = ("LOCAL", "TRANSITIONAL")
+SCOPE_PUSH = "yc.cloud-registry.artifacts.push"
+SCOPE_PULL = "yc.cloud-registry.artifacts.pull"
 
-# Source: ../shared/platform-facts.md, "Roles (least privilege)".
-ROLE_IMAGE_PULLER = "container-registry.images.puller"
-ROLE_IMAGE_PUSHER = "container-registry.images.pusher"
+# Source: Container Registry docs, container-registry/sunset.md: read-only from 2026-11-10 (no new
+# registries, no pushes), switched off on 2026-12-14. Only refused, never used.
+RETIRED_REGISTRY_HOST = "cr.yandex"
+
+# Source: Cloud Registry and VPC docs, security/index (roles); see docs/cloud-registry-api.md.
+ROLE_REGISTRY_PULLER = "cloud-registry.artifacts.puller"
+ROLE_REGISTRY_PUSHER = "cloud-registry.artifacts.pusher"
 ROLE_VPC_USER = "vpc.user"
 ROLE_VPC_GATEWAYS_USER = "vpc.gateways.user"
 # Calls a node through node-api; granted on the project, nothing wider.

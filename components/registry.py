@@ -1,28 +1,77 @@
-"""The Container Registry the vLLM image is pushed to."""
+"""The Cloud Registry the vLLM image is pushed to: one the stack creates, or an existing `registryId`.
+
+An existing registry is read at preview, so a wrong id, or one that cannot hold a pushed Docker
+image, stops the preview before anything is created. The stack never changes or deletes it: it
+only adds its own role bindings there (and removes them on destroy).
+"""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pulumi
-import pulumi_yandex_marketmaker as yandex
 
 from components import platform
+from components.cloud.credentials import CredentialsError
+from components.cloud.http import ApiError
+from components.cloud.provider import client_from
+from components.cloudregistry.api import CloudRegistryClient
+from components.cloudregistry.registry import CloudRegistry
+from components.settings import ConfigError, ConfigProblem, Settings
+
+FIX_OWN_REGISTRY = "or pulumi config rm registryId to let the stack create its own"
+
+
+def _program_client() -> CloudRegistryClient:
+    """A client with the program's config (secrets included) and environment, as the providers get."""
+    return client_from(CloudRegistryClient, SimpleNamespace(get=pulumi.runtime.get_config))
+
+
+def check_existing_registry(settings: Settings) -> None:
+    """Refuse a `registryId` that is not found, or not a registry a Docker image can be pushed to."""
+    if not settings.registry_id:
+        return
+    registry_id = settings.registry_id
+
+    def refuse(message: str) -> ConfigError:
+        return ConfigError([ConfigProblem("registryId", registry_id, message)])
+
+    try:
+        registry = _program_client().get_registry(registry_id)
+    except (ApiError, CredentialsError) as error:
+        raise refuse(f"could not be read: {error}. Fix: give the deployer cloud-registry.viewer (and "
+                     f"cloud-registry.admin, to grant the stack's roles) on it, {FIX_OWN_REGISTRY}") from None
+    if registry is None:
+        raise refuse("is not found (deleted, or in a cloud these credentials cannot see). Fix: pulumi config "
+                     f"set registryId <id from `yc cloud-registry registry list`>, {FIX_OWN_REGISTRY}")
+    kind, type_ = registry.get("kind"), registry.get("type")
+    if kind != platform.REGISTRY_KIND:
+        raise refuse(f"is a {kind} registry ({registry.get('name')}), not a Docker one. Fix: set registryId to "
+                     f"a Docker registry, {FIX_OWN_REGISTRY}")
+    if type_ not in platform.PUSHABLE_REGISTRY_TYPES:
+        raise refuse(f"is a {type_} Docker registry ({registry.get('name')}), which takes no pushes. Fix: set "
+                     f"registryId to a LOCAL Docker registry, {FIX_OWN_REGISTRY}")
 
 
 class Registry(pulumi.ComponentResource):
-    registry: yandex.ContainerRegistry
+    registry: CloudRegistry | None
     registry_id: pulumi.Output[str]
     repository: pulumi.Output[str]
 
-    def __init__(self, name: str, folder_id: pulumi.Input[str], labels: dict[str, str],
+    def __init__(self, name: str, settings: Settings, folder_id: pulumi.Input[str], labels: dict[str, str],
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Registry", name, None, opts)
-        self.registry = yandex.ContainerRegistry(
-            name,
-            folder_id=folder_id,
-            name=name,
-            labels=labels,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.registry_id = self.registry.id
-        self.repository = pulumi.Output.concat(platform.REGISTRY_HOST, "/", self.registry.id, "/vllm")
+        if settings.registry_id:
+            self.registry = None
+            self.registry_id = pulumi.Output.from_input(settings.registry_id)
+        else:
+            self.registry = CloudRegistry(
+                name, folder_id=folder_id, registry_name=name,
+                description=f"vLLM images of stack {labels['stack']} (managed by Pulumi)",
+                labels=labels, kind=platform.REGISTRY_KIND, type_=platform.REGISTRY_TYPE,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.registry_id = self.registry.id
+        self.repository = pulumi.Output.concat(
+            platform.REGISTRY_HOST, "/", self.registry_id, "/", platform.IMAGE_REPOSITORY)
         self.register_outputs({"registryId": self.registry_id, "repository": self.repository})

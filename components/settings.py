@@ -18,8 +18,8 @@ from typing import TypeVar
 import pulumi
 
 from components import platform
-from components.datasphere.api import Endpoints
-from components.datasphere.base import ENDPOINT_KEYS
+from components.cloud.http import Endpoints
+from components.cloud.provider import ENDPOINT_KEYS
 
 NAMESPACE = "vllm-datasphere"
 
@@ -29,6 +29,8 @@ T = TypeVar("T")
 _HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
 _CLOUD_ID = re.compile(r"^[a-z][a-z0-9]{19}$")
+# Cloud Registry ids are opaque (docs/cloud-registry-api.md): only their alphabet is checked.
+_REGISTRY_ID = re.compile(r"^[a-z0-9]{3,50}$")
 _RESOURCE_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _IMAGE_REF = re.compile(
     r"^(?P<repo>[a-z0-9][a-z0-9._/-]*[a-z0-9](?::[0-9]+/[a-z0-9._/-]+)?)"
@@ -39,6 +41,11 @@ _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 _LOOPBACK_URL = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
 # The public URLs, from the one place the client keeps them.
 ENDPOINT_DEFAULTS = {key: getattr(Endpoints(), attr) for attr, key in ENDPOINT_KEYS.items()}
+
+RETIRED_CONTAINER_REGISTRY = (
+    f"is on Container Registry ({platform.RETIRED_REGISTRY_HOST}), which is read-only since 2026-11-10 and "
+    "switched off on 2026-12-14: nothing can be pushed there, and nodes will not pull from it."
+)
 
 # Flags the stack sets itself; letting extraVllmArgs repeat them would silently override
 # what the config (or the DataSphere node) relies on.
@@ -97,6 +104,7 @@ class Settings:
     folder_name: str
     subnet_id: str | None
     subnet_cidr: str
+    registry_id: str | None
     datasphere_project_id: str
     cloud_id: str | None
     request_timeout_seconds: int
@@ -199,6 +207,11 @@ def _parse_string_list(parser: _Parser, key: str) -> tuple[str, ...]:
 
 
 def _check_image(parser: _Parser, image: str, configuration: platform.Configuration) -> None:
+    if image.split("/", 1)[0] == platform.RETIRED_REGISTRY_HOST:
+        parser.fail("vllmImage", image, f"{RETIRED_CONTAINER_REGISTRY} Fix: push the image to Cloud Registry "
+                    f"and set vllmImage to {platform.REGISTRY_HOST}/<registryId>/<image>:<tag>, or use "
+                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        return
     match = _IMAGE_REF.match(image)
     if not match or not (match["tag"] or match["digest"]):
         parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest, e.g. "
@@ -242,6 +255,21 @@ def configuration_problems(settings: Settings,
     return parser.problems
 
 
+def _parse_registry_id(parser: _Parser) -> str | None:
+    value = parser.text("registryId")
+    if value is None:
+        return None
+    if platform.RETIRED_REGISTRY_HOST in value:
+        parser.fail("registryId", value, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm registryId "
+                    "(the stack creates a Cloud Registry), or set it to the id of a Cloud Registry from "
+                    "`yc cloud-registry registry list`")
+    elif not _REGISTRY_ID.match(value):
+        parser.fail("registryId", value, "is not a Cloud Registry id (lowercase letters and digits, no host "
+                    "or path). Fix: pulumi config set registryId <id from `yc cloud-registry registry list`>, "
+                    "or pulumi config rm registryId to let the stack create one")
+    return value
+
+
 def _check_network(parser: _Parser, cidr: str) -> None:
     try:
         network = ipaddress.IPv4Network(cidr)
@@ -257,7 +285,9 @@ def _parse_endpoints(parser: _Parser) -> dict[str, str]:
     endpoints = {}
     for key, default in ENDPOINT_DEFAULTS.items():
         url = parser.text(key) or default
-        if not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
+        if platform.RETIRED_REGISTRY_HOST in url:
+            parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} (default {default})")
+        elif not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
             parser.fail(key, url, f"must be an https:// URL (http:// only on loopback), e.g. {default}")
         endpoints[key] = url.rstrip("/")
     return endpoints
@@ -327,6 +357,7 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
         folder_name=folder_name,
         subnet_id=p.cloud_id("subnetId"),
         subnet_cidr=p.text("subnetCidr") or "10.130.0.0/24",
+        registry_id=_parse_registry_id(p),
         datasphere_project_id=p.cloud_id("datasphereProjectId", "<project id from DataSphere>") or "",
         cloud_id=cloud_id,
         request_timeout_seconds=p.number("requestTimeoutSeconds", int, lambda n: 1 <= n <= 3600,
@@ -355,9 +386,10 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
 CONFIG_KEYS: tuple[str, ...] = (
     "model", "servedModelName", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
     "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec", "zone", "instanceCount", "folderId",
-    "folderName", "subnetId", "subnetCidr", "datasphereProjectId", "requestTimeoutSeconds",
+    "folderName", "subnetId", "subnetCidr", "registryId", "datasphereProjectId", "requestTimeoutSeconds",
     "readyTimeoutMinutes", "maxUnitsPerHour", "aliasName", "huggingFaceToken", "datasphereEndpoint",
-    "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "pollIntervalSeconds", "clientServiceAccount",
+    "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "cloudRegistryEndpoint", "pollIntervalSeconds",
+    "clientServiceAccount",
 )
 
 

@@ -14,7 +14,7 @@ from components.identity import Identity
 from components.image import Image
 from components.memory import MemoryEstimate
 from components.network import Network, find_subnet
-from components.registry import Registry
+from components.registry import Registry, check_existing_registry
 from components.settings import Settings, stack_slug
 
 
@@ -26,7 +26,7 @@ class NodeFoundation:
     subnet_id: pulumi.Output[str]
     service_account_id: pulumi.Output[str]
     registry_id: pulumi.Output[str]
-    registry_key_json: pulumi.Output[str]
+    pull_key_secret: pulumi.Output[str]
     image_ref: pulumi.Output[str]
 
 
@@ -50,20 +50,21 @@ class VllmDatasphere(pulumi.ComponentResource):
         base = f"{name}-{labels['stack']}"
 
         existing_subnet = find_subnet(settings)
+        check_existing_registry(settings)
         folder = Folder(f"{base}-folder", settings, labels, opts=child)
         network = Network(base, settings, existing_subnet, folder.folder_id, labels, opts=child)
-        registry = Registry(base, folder.folder_id, labels, opts=child)
+        registry = Registry(base, settings, folder.folder_id, labels, opts=child)
         identity = Identity(base, folder.folder_id, registry.registry_id,
                             network.subnet_folder_id, network.uses_nat_gateway, opts=child)
-        image = Image(base, settings, registry.repository, identity.key_json,
-                      push_after=[identity.pusher], opts=child)
+        image = Image(base, settings, labels["stack"], registry.repository, identity.push_key.secret,
+                      push_after=identity.push_ready, opts=child)
 
         foundation = NodeFoundation(
             folder_id=folder.folder_id,
             subnet_id=network.subnet_id,
             service_account_id=identity.service_account_id,
             registry_id=registry.registry_id,
-            registry_key_json=identity.key_json,
+            pull_key_secret=identity.pull_key.secret,
             image_ref=image.image_ref,
         )
         self.foundation = foundation

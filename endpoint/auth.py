@@ -6,8 +6,8 @@ import subprocess
 from collections.abc import Mapping
 
 from components import platform
-from components.datasphere.api import ApiError, Endpoints, Timing
-from components.datasphere.credentials import CredentialsError, TokenSource
+from components.cloud.http import ApiError, Endpoints, Timing
+from components.cloud.credentials import CredentialsError, TokenSource
 from endpoint.outputs import Runner
 
 

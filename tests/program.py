@@ -74,6 +74,14 @@ def fake_id(type_: str, name: str) -> str:
     return "e" + hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:19]
 
 
+def fake_api_key_secret(name: str) -> str:
+    """What the mocks hand out as the secret of the API key resource `name`."""
+    return f"FAKE-API-KEY-SECRET-{name}"
+
+
+API_KEY = "pulumi-python:dynamic/iam:ApiKey"
+
+
 class FakeYandex(pulumi.runtime.Mocks):
     """Outputs shaped like the providers' (ids, key material, the pushed image's digest)."""
 
@@ -81,6 +89,7 @@ class FakeYandex(pulumi.runtime.Mocks):
         self.subnets = subnets
         self.route_tables = route_tables
         self.calls: list[str] = []
+        self.created: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:
@@ -94,6 +103,9 @@ class FakeYandex(pulumi.runtime.Mocks):
             repository = args.inputs["imageName"].rsplit(":", 1)[0]
             digest = hashlib.sha256(json.dumps(args.inputs["build"], sort_keys=True).encode())
             outputs["repoDigest"] = f"{repository}@sha256:{digest.hexdigest()}"
+        if args.typ == API_KEY:
+            outputs["secret"] = fake_api_key_secret(args.name)
+        self.created[(args.typ, args.name)] = (id_, outputs)
         return id_, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -131,6 +143,8 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     calls: list[str]
+    # What the mocks answered for each custom resource, by (type, name): its id and outputs.
+    created: dict[tuple[str, str], tuple[str, dict[str, Any]]]
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -191,4 +205,5 @@ def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
         outputs={name: value for name, (value, _) in result.items()},
         secret_outputs={name for name, (_, secret) in result.items() if secret},
         calls=fake.calls,
+        created=fake.created,
     )

@@ -1,59 +1,25 @@
-"""One role for one subject on a DataSphere project, through the published access-bindings calls.
-
-Only this binding is added or removed (an `updateAccessBindings` delta), never the project's
-whole list, so bindings made by people in the console are left alone. Create is idempotent
-(a binding already there is adopted), and refresh re-reads the project's list.
-"""
+"""One role for one subject on a DataSphere project (the client service account's developer role)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource
+from pulumi.dynamic import Resource
 
-from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
-
-SUBJECT_TYPES = ("serviceAccount", "userAccount", "federatedUser", "system")
-KEYS = ("projectId", "roleId", "subjectId", "subjectType")
+from components.cloud.access_binding import AccessBindingProvider
+from components.datasphere.api import DatasphereClient
 
 
-def binding_id(props: dict[str, Any]) -> str:
-    return "/".join(props[key] for key in KEYS)
+class ProjectAccessBindingProvider(AccessBindingProvider[DatasphereClient]):
+    client_class = DatasphereClient
+    resource_key = "projectId"
 
+    def list_bindings(self, resource_id: str) -> list[dict[str, Any]]:
+        return self.client.list_project_access_bindings(resource_id)
 
-class ProjectAccessBindingProvider(DatasphereProvider):
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = require_text(news, KEYS)
-        subject_type = news.get("subjectType")
-        if is_known(subject_type) and subject_type not in SUBJECT_TYPES:
-            failures.append(CheckFailure("subjectType", f"subjectType {subject_type!r} is not one of "
-                                         f"{', '.join(SUBJECT_TYPES)}"))
-        return CheckResult(news, failures)
-
-    def _present(self, props: dict[str, Any]) -> bool:
-        return any(b.get("roleId") == props["roleId"]
-                   and (b.get("subject") or {}).get("id") == props["subjectId"]
-                   for b in self.client.list_project_access_bindings(props["projectId"]))
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        if not self._present(props):
-            self.client.update_project_access_bindings(props["projectId"], "ADD", props["roleId"],
-                                                       props["subjectId"], props["subjectType"])
-        return CreateResult(binding_id(props), props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=(), replace=KEYS)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        if not props:
-            props = dict(zip(KEYS, id_.split("/"), strict=True))
-        return ReadResult(id_ if self._present(props) else "", props)
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        if self._present(props):
-            self.client.update_project_access_bindings(props["projectId"], "REMOVE", props["roleId"],
-                                                       props["subjectId"], props["subjectType"])
+    def change_binding(self, resource_id: str, action: str, binding: dict[str, Any]) -> None:
+        self.client.update_project_access_bindings(resource_id, action, binding)
 
 
 class ProjectAccessBinding(Resource, module="datasphere", name="ProjectAccessBinding"):

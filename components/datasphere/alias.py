@@ -20,7 +20,8 @@ from pulumi.dynamic import (
 )
 
 from components.datasphere.api import alias_full_name
-from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
+from components.cloud.provider import diff_props, is_known, require_text
+from components.datasphere.provider import DatasphereProvider
 
 
 def _outputs(props: dict[str, Any]) -> dict[str, Any]:

@@ -48,14 +48,15 @@ class Datasphere(pulumi.ComponentResource):
             default_folder_id=foundation.folder_id, subnet_id=foundation.subnet_id,
             max_units_per_hour=settings.max_units_per_hour, opts=child,
         )
-        self.secret_name = f"{name}-registry-key"
-        registry_key = ProjectSecret(
-            f"{name}-registry-key", project_id=project_id, secret_name=self.secret_name,
-            content=foundation.registry_key_json,
-            description="Authorized key the node pulls the vLLM image with (username json_key)",
+        self.secret_name = f"{name}-pull-key"
+        pull_key = ProjectSecret(
+            self.secret_name, project_id=project_id, secret_name=self.secret_name,
+            content=foundation.pull_key_secret,
+            description=f"Pull-only API key the node pulls the vLLM image with (username "
+                        f"{platform.REGISTRY_USERNAME})",
             labels=labels, opts=child,
         )
-        needed_by_node: list[pulumi.Resource] = [project, registry_key]
+        needed_by_node: list[pulumi.Resource] = [project, pull_key]
         if settings.hugging_face_token is not None:
             needed_by_node.append(ProjectSecret(
                 f"{name}-hf-token", project_id=project_id, secret_name=HF_TOKEN_SECRET,
@@ -70,6 +71,7 @@ class Datasphere(pulumi.ComponentResource):
             "description": f"vLLM serving {settings.served_model_name}",
             "labels": labels,
             "image": foundation.image_ref,
+            "registryUsername": platform.REGISTRY_USERNAME,
             "passwordSecretName": self.secret_name,
             "port": platform.VLLM_PORT,
             "requestTimeoutSeconds": settings.request_timeout_seconds,

@@ -24,14 +24,15 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.datasphere.api import ApiError, DatasphereClient, HttpAnswer, NodeSpec, describe_answer
-from components.datasphere.base import (
-    DatasphereProvider,
+from components.cloud.http import ApiError, HttpAnswer
+from components.cloud.provider import (
     diff_props,
     is_known,
     require_text,
     whole_number,
 )
+from components.datasphere.api import DatasphereClient, NodeSpec, describe_answer
+from components.datasphere.provider import DatasphereProvider
 
 # Node inputs the API can change in place (NODE_UPDATABLE), keyed by our input names.
 IN_PLACE_FIELDS = {
@@ -40,12 +41,12 @@ IN_PLACE_FIELDS = {
     "zone": ["zoneInstanceCount", "zoneSubnetId"], "subnetId": ["zoneSubnetId"],
     "aclFolderIds": ["acl"],
 }
-REPLACE_FIELDS = ("projectId", "image", "passwordSecretName", "port", "requestTimeoutSeconds",
+REPLACE_FIELDS = ("projectId", "image", "registryUsername", "passwordSecretName", "port", "requestTimeoutSeconds",
                   "idleTimeoutSeconds", "healthPath")
 # Provider-side settings: they change how create waits, not the node.
 LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes")
 LIKELY_CAUSES = (
-    "the node cannot pull the image (the registry key secret or the puller role)",
+    "the node cannot pull the image (the pull key secret, or the puller role on the registry)",
     "the model does not fit the GPU memory of the configuration",
     "the weights cannot be downloaded (no NAT route, a gated model without a token)",
 )
@@ -60,7 +61,8 @@ def spec_from(props: dict[str, Any]) -> NodeSpec:
     return NodeSpec(
         project_id=props["projectId"], folder_id=props["folderId"], name=props["name"],
         description=props.get("description", ""), labels=props.get("labels") or {},
-        image=props["image"], password_secret_name=props["passwordSecretName"], port=int(props["port"]),
+        image=props["image"], registry_username=props["registryUsername"],
+        password_secret_name=props["passwordSecretName"], port=int(props["port"]),
         timeout_seconds=int(props["requestTimeoutSeconds"]),
         idle_timeout_seconds=int(props["idleTimeoutSeconds"]),
         health_path=props["healthPath"], instance_spec=props["instanceSpec"], zone=props["zone"],
@@ -118,7 +120,8 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
 
 class NodeProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = require_text(news, ["projectId", "folderId", "name", "image", "passwordSecretName",
+        failures = require_text(news, ["projectId", "folderId", "name", "image", "registryUsername",
+                                       "passwordSecretName",
                                        "instanceSpec", "zone", "subnetId", "servedModelName", "healthPath"])
         image = news.get("image")
         if is_known(image) and isinstance(image, str) and "@sha256:" not in image:
@@ -199,6 +202,7 @@ class NodeProvider(DatasphereProvider):
             "projectId": node.get("projectId"), "folderId": node.get("folderId"), "name": node.get("name"),
             "description": node.get("description", ""), "labels": node.get("labels") or {},
             "image": (node.get("docker") or {}).get("image"),
+            "registryUsername": (node.get("docker") or {}).get("username"),
             "passwordSecretName": (node.get("docker") or {}).get("passwordSecretName"),
             "port": (node.get("endpoint") or {}).get("port"),
             "requestTimeoutSeconds": (node.get("endpoint") or {}).get("timeoutSeconds"),

@@ -19,14 +19,14 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.datasphere.api import ApiError
-from components.datasphere.base import (
-    DatasphereProvider,
+from components.cloud.http import ApiError
+from components.cloud.provider import (
     diff_props,
     is_known,
     require_text,
     whole_number,
 )
+from components.datasphere.provider import DatasphereProvider
 
 SETTINGS = {"serviceAccountId": "serviceAccountId", "defaultFolderId": "defaultFolderId",
             "subnetId": "subnetId"}

@@ -20,7 +20,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.datasphere.base import DatasphereProvider, diff_props, is_known, require_text
+from components.cloud.provider import diff_props, is_known, require_text
+from components.datasphere.provider import DatasphereProvider
 
 NAME_RULE = "letters, digits, `-` and `_`, starting with a letter"
 

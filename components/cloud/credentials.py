@@ -1,4 +1,4 @@
-"""IAM tokens for the DataSphere calls, from the same credentials the Yandex provider uses.
+"""IAM tokens for the stack's API calls, from the same credentials the Yandex provider uses.
 
 Order: a service-account authorized key (`yandex:serviceAccountKeyFile` or
 `YC_SERVICE_ACCOUNT_KEY_FILE`, a path or the JSON itself) exchanged with a PS256 JWT; then
@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from components.datasphere.api import ApiError, Endpoints, Timing, send
+from components.cloud.http import ApiError, Endpoints, Timing, send
 
 IAM_TOKEN_PATH = "/iam/v1/tokens"  # noqa: S105 - a URL path
 JWT_LIFETIME_SECONDS = 3600  # the IAM API accepts at most one hour
@@ -123,6 +123,6 @@ def token_source(config: Callable[[str], Any], environ: Mapping[str, str], endpo
     if environ.get("YC_IAM_TOKEN"):
         return TokenSource("iam", environ["YC_IAM_TOKEN"], endpoints, timing)
     raise CredentialsError(
-        "no Yandex Cloud credentials for the DataSphere API: set yandex:serviceAccountKeyFile or "
+        "no Yandex Cloud credentials for the DataSphere and Cloud Registry APIs: set yandex:serviceAccountKeyFile or "
         "YC_SERVICE_ACCOUNT_KEY_FILE, yandex:token or YC_TOKEN, or YC_IAM_TOKEN"
     )

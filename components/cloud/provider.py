@@ -1,21 +1,22 @@
-"""What every DataSphere dynamic provider shares: configuration, a lazy client, diffs, checks.
+"""What every dynamic provider of the stack shares: configuration, a lazy client, diffs, checks.
 
 Providers are pickled by reference into the `__provider` input and rebuilt in the engine's
 provider host. So they hold no state at pickling time: credentials and endpoints are read in
 `configure` (stack config, secrets unwrapped, then the environment) and the client is made on
-first use.
+first use. Keep the concrete provider classes where they are: a stack's state names them by
+module path, and the engine unpickles the old ones to delete what an update leaves behind.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
-from components.datasphere.api import DatasphereClient, Endpoints, Timing
-from components.datasphere.credentials import token_source
+from components.cloud.credentials import token_source
+from components.cloud.http import ApiClient, Endpoints, Timing
 
 NAMESPACE = "vllm-datasphere"
 ENDPOINT_KEYS = {
@@ -23,8 +24,11 @@ ENDPOINT_KEYS = {
     "operation": "operationEndpoint",
     "iam": "iamEndpoint",
     "node_api": "nodeApiEndpoint",
+    "registry": "cloudRegistryEndpoint",
 }
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's placeholder for unknown values
+
+ClientT = TypeVar("ClientT", bound=ApiClient)
 
 
 def is_known(value: Any) -> bool:
@@ -43,24 +47,30 @@ def timing_from(config: Any) -> Timing:
     return Timing(poll_interval=float(interval)) if interval else Timing()
 
 
-class DatasphereProvider(ResourceProvider):
-    """Base of the stack's DataSphere providers."""
+def client_from(client_class: type[ClientT], config: Any) -> ClientT:
+    """A client of one API with the stack's endpoints, timing and credentials (config, then environment)."""
+    config = config if config is not None else {}
+    endpoints = endpoints_from(config)
+    timing = timing_from(config)
+    source = token_source(lambda key: config.get(key), os.environ, endpoints, timing)
+    return client_class(endpoints, source, timing)
 
+
+class CloudProvider(ResourceProvider, Generic[ClientT]):
+    """Base of the stack's providers; `client_class` names the API a subclass speaks."""
+
+    client_class: ClassVar[type[ApiClient]]
     _config: Any = None
-    _client: DatasphereClient | None = None
+    _client: Any = None
 
     def configure(self, req: ConfigureRequest) -> None:
         self._config = req.config
         self._client = None
 
     @property
-    def client(self) -> DatasphereClient:
+    def client(self) -> ClientT:
         if self._client is None:
-            config = self._config if self._config is not None else {}
-            endpoints = endpoints_from(config)
-            timing = timing_from(config)
-            source = token_source(lambda key: config.get(key), os.environ, endpoints, timing)
-            self._client = DatasphereClient(endpoints, source, timing)
+            self._client = client_from(self.client_class, self._config)
         return self._client
 
     def __getstate__(self) -> dict[str, Any]:
@@ -81,7 +91,6 @@ def require_text(news: Mapping[str, Any], keys: Iterable[str]) -> list[CheckFail
     return [CheckFailure(key, f"{key} must be a non-empty string, got {news.get(key)!r}")
             for key in keys
             if is_known(news.get(key)) and not (isinstance(news.get(key), str) and news.get(key))]
-
 
 
 def whole_number(value: Any) -> int | None:

@@ -1,0 +1,214 @@
+"""The one HTTP client every Yandex Cloud API module of the stack speaks through.
+
+It sends JSON with the caller's IAM token, retries what is worth retrying (429 and 5xx, with capped
+exponential backoff, jitter and a deadline), polls long-running operations at the Operation API and
+turns failures into `ApiError`s that name the resource and suggest a fix, never a token or secret.
+The conventions are those of the published Yandex Cloud REST APIs (docs/datasphere-api.md).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# gRPC status codes as the Yandex Cloud APIs report them.
+GRPC_CODE_NAMES = {
+    1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
+    6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION",
+    10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE",
+    15: "DATA_LOSS", 16: "UNAUTHENTICATED",
+}
+HINTS = {
+    3: "a value was refused: check the stack config named in the message",
+    5: "it was deleted outside Pulumi: run `pulumi refresh`",
+    6: "a resource of that name exists already: pick another name or `pulumi import` it",
+    7: "the deployer lacks a role on the resource or its folder (README, Prerequisites)",
+    8: "a quota or a spend limit is exhausted: raise it or use a smaller configuration",
+    9: "the resource is in a state that does not allow this yet: retry, or check the console",
+    16: "the token is missing or expired: set YC_TOKEN or yandex:serviceAccountKeyFile",
+}
+RETRYABLE_STATUS = frozenset({429, 500, 503, 504})
+# Statuses that mean the server did not act on the request, so even a POST may be sent again.
+NOT_PROCESSED_STATUS = frozenset({429, 503})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    datasphere: str = "https://datasphere.api.cloud.yandex.net"
+    operation: str = "https://operation.api.cloud.yandex.net"
+    iam: str = "https://iam.api.cloud.yandex.net"
+    node_api: str = "https://node-api.datasphere.yandexcloud.net"
+    registry: str = "https://registry.api.cloud.yandex.net"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Waits and deadlines; tests and the benchmark inject small intervals and a fake clock."""
+
+    poll_interval: float = 10.0
+    retry_deadline: float = 120.0
+    request_timeout: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+
+    def backoff(self, attempt: int, base: float) -> float:
+        """Capped exponential backoff with full jitter in the upper half."""
+        delay = min(self.poll_interval, base * 2 ** attempt)
+        return delay * (0.5 + 0.5 * self.jitter())
+
+
+class ApiError(Exception):
+    """A failed call: HTTP status, gRPC code, the resource it was about and what to do."""
+
+    def __init__(self, status: int | None, code: int | None, message: str, resource: str,
+                 hints: Mapping[int, str] | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.resource = resource
+        name = GRPC_CODE_NAMES.get(code or 0, "UNKNOWN")
+        self.code_name = name
+        hint = {**HINTS, **(hints or {})}.get(code or 0, "retry later; if it persists, check the console")
+        where = f"HTTP {status}, " if status else ""
+        super().__init__(f"{resource}: {name} ({where}code {code}): {message}. Hint: {hint}")
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404 or self.code == 5
+
+
+class OperationFailed(ApiError):
+    """An operation that finished with `error`."""
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: Any
+    text: str
+
+
+def _decode(raw: bytes) -> tuple[Any, str]:
+    text = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError:
+        return None, text
+
+
+def send(method: str, url: str, headers: Mapping[str, str], body: Any | None,
+         timeout: float) -> HttpAnswer:
+    """One HTTP exchange; connection failures raise `ConnectionError`."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - URLs from config
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            parsed, text = _decode(response.read())
+            return HttpAnswer(response.status, parsed, text)
+    except urllib.error.HTTPError as error:
+        parsed, text = _decode(error.read())
+        return HttpAnswer(error.code, parsed, text)
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        raise ConnectionError(f"{method} {url.split('?')[0]}: {getattr(error, 'reason', error)}") from None
+
+
+@dataclass
+class ApiClient:
+    """Transport shared by the API modules; each subclass adds the calls of one API."""
+
+    endpoints: Endpoints
+    token: Callable[[], str]
+    timing: Timing = field(default_factory=Timing)
+    # Fix hints that say more for this API than the general ones (by gRPC code).
+    hints: ClassVar[Mapping[int, str]] = {}
+
+    def call(self, method: str, url: str, resource: str, body: Any | None = None,
+             headers: Mapping[str, str] | None = None, *, idempotent: bool = False) -> Any:
+        """A call with retries for 429/5xx and connection errors, within a deadline.
+
+        A POST is sent again only when the server did not act on it (429, 503), unless it is
+        `idempotent`: then it carries one Idempotency-Key on every attempt, and the API answers
+        a repeat with the operation the first attempt started.
+        """
+        deadline = self.timing.clock() + self.timing.retry_deadline
+        extra = dict(headers or {})
+        if idempotent:
+            extra[IDEMPOTENCY_HEADER] = str(uuid.uuid4())
+        retryable = NOT_PROCESSED_STATUS if method == "POST" and not idempotent else RETRYABLE_STATUS
+        attempt = 0
+        while True:
+            try:
+                answer = send(method, url, {"Authorization": f"Bearer {self.token()}", **extra},
+                              body, self.timing.request_timeout)
+            except ConnectionError as error:
+                if self.timing.clock() >= deadline:
+                    raise ApiError(None, 14, str(error), resource, self.hints) from None
+            else:
+                if answer.status < 400:
+                    return answer.body
+                if answer.status not in retryable or self.timing.clock() >= deadline:
+                    raise self._error(answer, resource)
+            self.timing.sleep(self.timing.backoff(attempt, base=self.timing.poll_interval / 20))
+            attempt += 1
+
+    def _error(self, answer: HttpAnswer, resource: str) -> ApiError:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        return ApiError(answer.status, body.get("code"), body.get("message") or answer.text[:200], resource,
+                        self.hints)
+
+    def wait(self, operation: dict[str, Any], resource: str) -> dict[str, Any]:
+        """Poll an operation until done; its `response`, or `OperationFailed`."""
+        attempt = 0
+        while not operation.get("done"):
+            self.timing.sleep(self.timing.backoff(attempt, base=self.timing.poll_interval / 8))
+            attempt += 1
+            operation = self.call("GET", f"{self.endpoints.operation}/operations/{operation['id']}",
+                                  resource)
+        if "error" in operation:
+            error = operation["error"]
+            raise OperationFailed(None, error.get("code"), error.get("message", ""), resource, self.hints)
+        return operation.get("response") or {}
+
+    def get_or_none(self, url: str, resource: str) -> dict[str, Any] | None:
+        try:
+            return self.call("GET", url, resource)
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def patch(self, url: str, resource: str, changes: dict[str, Any], mask: list[str]) -> dict[str, Any]:
+        """PATCH with an update mask (without one the APIs reset every other field) and wait."""
+        body = {"updateMask": ",".join(mask), **changes}
+        return self.wait(self.call("PATCH", url, resource, body), resource)
+
+    def delete(self, url: str, resource: str, method: str = "DELETE") -> None:
+        """Delete and wait; already gone counts as done."""
+        try:
+            self.wait(self.call(method, url, resource, idempotent=method == "POST"), resource)
+        except ApiError as error:
+            if not error.not_found:
+                raise
+
+    def pages(self, url: str, resource: str, items: str) -> list[dict[str, Any]]:
+        """Every item of a paged list (`pageSize`, `pageToken`, `nextPageToken`)."""
+        found: list[dict[str, Any]] = []
+        page = ""
+        separator = "&" if "?" in url else "?"
+        while True:
+            query = f"{separator}pageSize=1000" + (f"&pageToken={page}" if page else "")
+            answer = self.call("GET", url + query, resource)
+            found.extend(answer.get(items) or [])
+            page = answer.get("nextPageToken") or ""
+            if not page:
+                return found
