@@ -1,7 +1,7 @@
-"""A fake DataSphere on 127.0.0.1 that behaves as ../shared/datasphere-api.md says.
+"""A fake DataSphere on 127.0.0.1 that behaves as docs/datasphere-api.md says.
 
-One HTTP server plays the management API, the operation API, IAM and node-api (their paths
-do not overlap). It checks the bearer token and update masks, answers changes with unfinished
+One HTTP server plays the management API, the operation API, IAM, node-api and, through
+`tests/fake_cloud_registry.py`, Cloud Registry and IAM API keys (their paths do not overlap). It checks the bearer token and update masks, answers changes with unfinished
 operations that finish after a few polls, keeps a started node answering 503 on `/v1/models`
 until its warm-up has passed, injects faults on request, and records every request.
 Time comes from an injectable clock, so a ten-minute start-up can be simulated.
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fake_cloud_registry import FakeCloudRegistry
 from tests.http_json import send_json
 
 IAM_TOKEN = "t1.fake-iam-token-9f3e"
@@ -79,6 +80,7 @@ class FakeDatasphere:
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self.server: ThreadingHTTPServer | None = None
+        self.registry = FakeCloudRegistry(self)
 
     # --- control ---------------------------------------------------------------------------
     def start(self) -> FakeDatasphere:
@@ -126,8 +128,9 @@ class FakeDatasphere:
         self.failing_operations[kind] = {"code": code, "message": message, "details": []}
 
     def writes(self) -> list[Recorded]:
+        """Every change asked of the management APIs (DataSphere, Cloud Registry, API keys)."""
         return [r for r in self.requests if r.method in {"POST", "PATCH", "DELETE"}
-                and r.path.startswith(API)]
+                and (r.path.startswith(API) or self.registry.owns(r.path))]
 
     # --- dispatch --------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: dict[str, str], raw: str) -> tuple[int, Any]:
@@ -151,6 +154,8 @@ class FakeDatasphere:
                     return 200, self._poll(path.removeprefix("/operations/"))
                 if path.startswith("/v1/"):
                     return self._node_api(lower)
+                if self.registry.owns(path):
+                    return self.registry.handle(method, path, lower, body)
                 if path.startswith(API):
                     return 200, self._management(method, path.removeprefix(API).split("/"), body)
                 raise ApiFailure(404, 5, f"no route {method} {path}")

@@ -21,7 +21,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from tests.program import ROOT, ProgramRun, Secret
+from tests.program import ROOT, ProgramRun, Registration, Secret
 
 URN = "urn:pulumi:dev::vllm-datasphere::pulumi-python:dynamic/datasphere:Resource::test"
 
@@ -43,8 +43,25 @@ def engine_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return plain(inputs)
 
 
-def dynamic_inputs(run: ProgramRun, type_name: str) -> dict[str, Any]:
-    return engine_inputs(run.one(f"pulumi-python:dynamic/datasphere:{type_name}").inputs)
+def dynamic_inputs(run: ProgramRun, type_name: str, module: str = "datasphere") -> dict[str, Any]:
+    return engine_inputs(run.one(f"pulumi-python:dynamic/{module}:{type_name}").inputs)
+
+
+def state_name(registration: Registration) -> str:
+    """How the engine below names a program's resource: its type's last part and its name."""
+    return f"{registration.type.rsplit(':', 1)[1]}:{registration.name}"
+
+
+def substitute(value: Any, table: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for mock, real in table.items():
+            value = value.replace(mock, real)
+        return value
+    if isinstance(value, dict):
+        return {k: substitute(v, table) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, table) for v in value]
+    return value
 
 
 def struct(props: dict[str, Any]) -> struct_pb2.Struct:
@@ -128,6 +145,46 @@ class Engine:
     state: dict[str, Managed] = field(default_factory=dict)
     pending_deletes: list[Managed] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
+    # What the mocks made up (ids, API key secrets) -> what the fake made, for the next inputs.
+    real_values: dict[str, str] = field(default_factory=dict)
+
+    def program_inputs(self, run: ProgramRun, registration: Registration) -> dict[str, Any]:
+        """A resource's inputs as the engine would send them in the real run: plain, with the values
+        that the mocks made up replaced by what the fake made. The push binding's IAM settle wait is
+        set to 0 here (tests/test_cloud_registry_providers.py checks it on a virtual clock)."""
+        inputs = substitute(engine_inputs(registration.inputs), self.real_values)
+        if "settleSeconds" in inputs:
+            inputs["settleSeconds"] = 0
+        return inputs
+
+    def real(self, value: Any) -> Any:
+        """A program output as it would read after the real run (mock ids replaced by the fake's)."""
+        return substitute(value, self.real_values)
+
+    def up_program(self, run: ProgramRun, types: tuple[str, ...] = ()) -> dict[str, str]:
+        """One `pulumi up` of the program's dynamic resources (or those of `types`), in the order the
+        program registered them, which is their dependency order; replaced ones are deleted at the end."""
+        done = {}
+        for registration in run.registrations:
+            if not registration.type.startswith("pulumi-python:dynamic/"):
+                continue
+            if types and registration.type.rsplit(":", 1)[1] not in types:
+                continue
+            name = state_name(registration)
+            done[name] = self.up(name, self.program_inputs(run, registration))
+            mock_id, mock_outputs = run.created[(registration.type, registration.name)]
+            real = self.state[name]
+            self.real_values[mock_id] = real.id
+            for key, mock in mock_outputs.items():
+                made_up = isinstance(mock, str) and mock != registration.inputs.get(key)
+                if made_up and isinstance(real.outputs.get(key), str):
+                    self.real_values[mock] = real.outputs[key]
+        self.finish()
+        return done
+
+    def destroy_all(self) -> None:
+        """`pulumi destroy`: everything, dependents first (the reverse of creation)."""
+        self.destroy(list(reversed(self.state)))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         result = self.host.call("check", olds=olds, news=news)

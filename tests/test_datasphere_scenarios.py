@@ -1,6 +1,6 @@
-"""The DataSphere part end to end: the program's own pickled providers, run in the SDK's
-provider host, against the fake DataSphere API. Every scenario asserts on the fake's state
-and request log."""
+"""The whole stack's dynamic part end to end: the program's own pickled providers (Cloud Registry,
+API keys, DataSphere), run in the SDK's provider host against the fake cloud. Every scenario asserts
+on the fake's state and request log."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fake_datasphere import API, IAM_TOKEN, ORIGINAL_LIMITS, ORIGINAL_SETTINGS, FakeDatasphere
-from tests.program import FAKE_PRIVATE_KEY, ProgramRun, run_program
+from tests.program import ProgramRun, run_program
 from tests.provider_host import Engine, ProviderError, ProviderHost, dynamic_inputs
 
 PROJECT_ID = "bt1project0000000000"
-ENDPOINT_KEYS = ("datasphereEndpoint", "operationEndpoint", "iamEndpoint", "nodeApiEndpoint")
+ENDPOINT_KEYS = ("datasphereEndpoint", "operationEndpoint", "iamEndpoint", "nodeApiEndpoint",
+                 "cloudRegistryEndpoint")
 FAST = {"vllm-datasphere:readyTimeoutMinutes": "0.1"}
 
 
@@ -45,22 +46,27 @@ def program() -> ProgramRun:
     return run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20"})
 
 
+REGISTRY, PULLER, PUSHER = "Registry:vllm-dev", "AccessBinding:vllm-dev-puller", "AccessBinding:vllm-dev-pusher"
+PULL_KEY, PUSH_KEY = "ApiKey:vllm-dev-pull", "ApiKey:vllm-dev-push"
+SETTINGS, SECRET, NODE, ALIAS = "ProjectSettings:vllm-dev", "Secret:vllm-dev-pull-key", "Node:vllm-dev", \
+    "Alias:vllm-dev"
+EVERYTHING = (REGISTRY, PULLER, PUSHER, PULL_KEY, PUSH_KEY, SETTINGS, SECRET, NODE, ALIAS)
+
+
 def deploy(engine: Engine, run: ProgramRun) -> dict[str, str]:
-    """One `pulumi up` of the DataSphere part, in dependency order."""
-    done = {
-        "settings": engine.up("settings", dynamic_inputs(run, "ProjectSettings")),
-        "secret": engine.up("secret", dynamic_inputs(run, "Secret")),
-        "node": engine.up("node", dynamic_inputs(run, "Node")),
-    }
-    alias = dynamic_inputs(run, "Alias") | {"nodeId": engine.state["node"].id}
-    done["alias"] = engine.up("alias", alias)
-    engine.finish()
-    return done
+    """One `pulumi up` of every dynamic resource the program declares, in dependency order."""
+    return engine.up_program(run)
+
+
+def up_one(engine: Engine, run: ProgramRun, name: str) -> str:
+    """Apply one of the program's resources, as `pulumi up --target` would."""
+    [registration] = [r for r in run.registrations if f"{r.type.rsplit(':', 1)[1]}:{r.name}" == name]
+    return engine.up(name, engine.program_inputs(run, registration))
 
 
 def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
-    assert deploy(engine, program) == dict.fromkeys(("settings", "secret", "node", "alias"), "created")
-    node_inputs = dynamic_inputs(program, "Node")
+    assert deploy(engine, program) == dict.fromkeys(EVERYTHING, "created")
+    node_inputs = engine.state[NODE].inputs
 
     project = fake.projects[PROJECT_ID]
     assert project["settings"] == {"serviceAccountId": program.outputs["serviceAccountId"],
@@ -68,13 +74,29 @@ def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) 
                                    "subnetId": program.outputs["subnetId"]}
     assert project["limits"] == {"maxUnitsPerHour": 20}
 
+    [registry] = fake.registry.registries.values()
+    assert (registry["name"], registry["kind"], registry["type"], registry["status"]) == (
+        "vllm-dev", "DOCKER", "LOCAL", "ACTIVE")
+    assert engine.state[REGISTRY].id == registry["id"]
+    keys = {k["scopes"][0]: k for k in fake.registry.api_keys.values()}
+    assert set(keys) == {"yc.cloud-registry.artifacts.pull", "yc.cloud-registry.artifacts.push"}
+    pull_key, push_key = keys["yc.cloud-registry.artifacts.pull"], keys["yc.cloud-registry.artifacts.push"]
+    assert pull_key["serviceAccountId"] == program.outputs["serviceAccountId"]
+    assert fake.registry.bindings[registry["id"]] == [
+        {"roleId": "cloud-registry.artifacts.puller",
+         "subject": {"id": program.outputs["serviceAccountId"], "type": "serviceAccount"}},
+        {"roleId": "cloud-registry.artifacts.pusher",
+         "subject": {"id": push_key["serviceAccountId"], "type": "serviceAccount"}}]
+
     [secret] = fake.secrets.values()
     assert secret["name"] == node_inputs["passwordSecretName"] == program.outputs["secretName"]
-    assert json.loads(fake.secret_contents[secret["id"]])["private_key"] == FAKE_PRIVATE_KEY
+    assert fake.secret_contents[secret["id"]] == fake.registry.secrets_shown[pull_key["id"]]
+    assert fake.registry.secrets_shown[push_key["id"]] not in fake.secret_contents.values()
 
     [node] = fake.nodes.values()
-    assert node["docker"] == {"image": program.outputs["imageRef"], "username": "json_key",
-                              "passwordSecretName": secret["name"]}
+    image = engine.real(program.outputs["imageRef"])
+    assert image.startswith(f"registry.yandexcloud.net/{registry['id']}/vllm@sha256:")
+    assert node["docker"] == {"image": image, "username": "api_key", "passwordSecretName": secret["name"]}
     assert node["endpoint"] == {"type": "HTTP", "port": 8000, "timeoutSeconds": 180,
                                 "idleTimeoutSeconds": 300}
     assert node["healthCheck"]["path"] == "/health"
@@ -87,7 +109,7 @@ def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) 
     assert alias["fullName"] == program.outputs["aliasName"] == "datasphere.user.vllm-dev"
     assert alias["nodes"] == [{"nodeId": node["id"], "trafficPercent": 100}]
     assert alias["public"] is False
-    assert engine.state["alias"].outputs["fullName"] == "datasphere.user.vllm-dev"
+    assert engine.state[ALIAS].outputs["fullName"] == "datasphere.user.vllm-dev"
 
     probes = [r for r in fake.requests if r.path == "/v1/models"]
     assert probes, "create must wait for the model through node-api"
@@ -110,14 +132,14 @@ def test_second_run_with_the_same_inputs_changes_nothing(fake: FakeDatasphere, e
                                                          program: ProgramRun) -> None:
     deploy(engine, program)
     writes_before = len(fake.writes())
-    assert deploy(engine, program) == dict.fromkeys(("settings", "secret", "node", "alias"), "same")
+    assert deploy(engine, program) == dict.fromkeys(EVERYTHING, "same")
     assert len(fake.writes()) == writes_before
 
 
 def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatasphere, engine: Engine,
                                                                  program: ProgramRun) -> None:
     deploy(engine, program)
-    old_node = engine.state["node"].id
+    old_node = engine.state[NODE].id
     answers: list[int] = []
     stop = threading.Event()
 
@@ -140,11 +162,11 @@ def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatas
         stop.set()
         caller.join()
 
-    assert result == {"settings": "same", "secret": "same", "node": "replaced", "alias": "updated"}
-    new_node = engine.state["node"].id
+    assert result == dict.fromkeys(EVERYTHING, "same") | {NODE: "replaced", ALIAS: "updated"}
+    new_node = engine.state[NODE].id
     assert new_node != old_node
     assert list(fake.nodes) == [new_node]
-    assert fake.nodes[new_node]["docker"]["image"] == changed.outputs["imageRef"]
+    assert fake.nodes[new_node]["docker"]["image"] == engine.real(changed.outputs["imageRef"])
     assert next(iter(fake.aliases.values()))["nodes"] == [{"nodeId": new_node, "trafficPercent": 100}]
     assert len(answers) > 10
     assert set(answers) == {200}, "a client of the alias saw an error during the rollout"
@@ -159,21 +181,21 @@ def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatas
 def test_refresh_sees_a_node_deleted_behind_the_stacks_back(fake: FakeDatasphere, engine: Engine,
                                                             program: ProgramRun) -> None:
     deploy(engine, program)
-    del fake.nodes[engine.state["node"].id]
-    assert engine.refresh("node") == "gone"
-    assert engine.refresh("alias") == "refreshed"
-    assert deploy(engine, program)["node"] == "created"
+    del fake.nodes[engine.state[NODE].id]
+    assert engine.refresh(NODE) == "gone"
+    assert engine.refresh(ALIAS) == "refreshed"
+    assert deploy(engine, program)[NODE] == "created"
     assert len(fake.nodes) == 1
 
 
 def test_refresh_sees_drift_and_the_next_up_repairs_it_in_place(fake: FakeDatasphere, engine: Engine,
                                                                 program: ProgramRun) -> None:
     deploy(engine, program)
-    node_id = engine.state["node"].id
+    node_id = engine.state[NODE].id
     fake.nodes[node_id]["instanceSpec"] = "g2.2"
-    assert engine.refresh("node") == "refreshed"
-    assert engine.state["node"].outputs["instanceSpec"] == "g2.2"
-    assert deploy(engine, program)["node"] == "updated"
+    assert engine.refresh(NODE) == "refreshed"
+    assert engine.state[NODE].outputs["instanceSpec"] == "g2.2"
+    assert deploy(engine, program)[NODE] == "updated"
     assert fake.nodes[node_id]["instanceSpec"] == "g2.1"
     patch = [r for r in fake.writes() if r.method == "PATCH" and r.path == f"{API}nodes/{node_id}"]
     assert patch[-1].body["updateMask"] == "instanceSpec"
@@ -182,11 +204,15 @@ def test_refresh_sees_drift_and_the_next_up_repairs_it_in_place(fake: FakeDatasp
 def test_destroy_leaves_nothing_and_restores_the_project(fake: FakeDatasphere, engine: Engine,
                                                          program: ProgramRun) -> None:
     deploy(engine, program)
-    engine.destroy(["alias", "node", "secret", "settings"])
+    engine.destroy_all()
     assert fake.nodes == {}
     assert fake.aliases == {}
     assert fake.secrets == {}
     assert fake.secret_contents == {}
+    assert fake.registry.registries == {}
+    assert fake.registry.api_keys == {}
+    assert fake.registry.bindings == {}
+    assert engine.state == {}
     assert fake.projects[PROJECT_ID]["settings"] == ORIGINAL_SETTINGS
     assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
 
@@ -195,7 +221,7 @@ def test_a_project_cap_the_stack_does_not_set_is_left_alone(fake: FakeDatasphere
     run = run_program(FAST)
     deploy(engine, run)
     assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
-    engine.destroy(["alias", "node", "secret", "settings"])
+    engine.destroy_all()
     assert fake.projects[PROJECT_ID]["limits"] == ORIGINAL_LIMITS
 
 
@@ -205,7 +231,7 @@ def test_bursts_of_429_and_503_are_survived(fake: FakeDatasphere, engine: Engine
     fake.inject("GET", "/operations/", [503, 503, 429])
     fake.inject("PATCH", f"{API}projects/", [503, 500, 504])
     fake.inject("GET", f"{API}nodes/", [500, 503])
-    assert deploy(engine, program)["node"] == "created"
+    assert deploy(engine, program)[NODE] == "created"
     assert fake.faults == []
     node_posts = [r for r in fake.requests if r.method == "POST" and r.path == f"{API}nodes"]
     assert len(node_posts) == 4
@@ -215,18 +241,18 @@ def test_bursts_of_429_and_503_are_survived(fake: FakeDatasphere, engine: Engine
 def test_a_post_is_not_repeated_after_an_ambiguous_failure(fake: FakeDatasphere, engine: Engine,
                                                            program: ProgramRun) -> None:
     fake.inject("POST", f"{API}secrets", [500])
-    with pytest.raises(ProviderError, match=r"secret vllm-dev-registry-key in project .*INTERNAL"):
-        engine.up("secret", dynamic_inputs(program, "Secret"))
+    with pytest.raises(ProviderError, match=r"secret vllm-dev-pull-key in project .*INTERNAL"):
+        up_one(engine, program, SECRET)
     assert len([r for r in fake.requests if r.path == f"{API}secrets"]) == 1
 
 
 def test_an_operation_error_deletes_the_node_and_says_why(fake: FakeDatasphere, engine: Engine,
                                                           program: ProgramRun) -> None:
-    engine.up("settings", dynamic_inputs(program, "ProjectSettings"))
-    engine.up("secret", dynamic_inputs(program, "Secret"))
+    up_one(engine, program, SETTINGS)
+    up_one(engine, program, SECRET)
     fake.fail_next_operation("node", code=9, message="instance failed to start")
     with pytest.raises(ProviderError) as error:
-        engine.up("node", dynamic_inputs(program, "Node"))
+        up_one(engine, program, NODE)
     text = str(error.value)
     assert "did not start" in text
     assert "FAILED_PRECONDITION" in text
@@ -234,22 +260,22 @@ def test_an_operation_error_deletes_the_node_and_says_why(fake: FakeDatasphere, 
     assert "The node was deleted." in text
     assert "model does not fit the GPU memory" in text
     assert fake.nodes == {}
-    assert "node" not in engine.state
+    assert NODE not in engine.state
 
 
 def test_a_readiness_timeout_deletes_the_node_and_reports_what_it_saw(fake: FakeDatasphere, engine: Engine,
                                                                       ) -> None:
     fake.never_ready = True
     run = run_program({"vllm-datasphere:readyTimeoutMinutes": "0.01"})
-    engine.up("settings", dynamic_inputs(run, "ProjectSettings"))
-    engine.up("secret", dynamic_inputs(run, "Secret"))
+    up_one(engine, run, SETTINGS)
+    up_one(engine, run, SECRET)
     with pytest.raises(ProviderError) as error:
-        engine.up("node", dynamic_inputs(run, "Node"))
+        up_one(engine, run, NODE)
     text = str(error.value)
     assert "not serving 'Qwen/Qwen2.5-7B-Instruct' within 0.01 min" in text
     assert "last node status HEALTHY" in text
     assert "last /v1/models answer HTTP 503" in text
-    assert "registry key secret or the puller role" in text
+    assert "the pull key secret, or the puller role on the registry" in text
     assert fake.nodes == {}
 
 
@@ -259,20 +285,24 @@ def test_no_secret_or_token_leaks(fake: FakeDatasphere, engine: Engine, program:
     changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
                                   "vllm-datasphere:maxModelLen": "4096"})
     with pytest.raises(ProviderError) as error:
-        engine.up("node", dynamic_inputs(changed, "Node"))
-    key_text = "FAKE-PRIVATE-KEY-MATERIAL"
-    carriers = [r for r in fake.requests if key_text in r.raw]
-    assert [(r.method, r.path) for r in carriers] == [("POST", f"{API}secrets")]
+        up_one(engine, changed, NODE)
+    pull, push = (engine.state[key].outputs["secret"] for key in (PULL_KEY, PUSH_KEY))
+    assert {pull, push} == set(fake.registry.secrets_shown.values())
+    carriers = [(r.method, r.path) for r in fake.requests if pull in r.raw or push in r.raw]
+    assert carriers == [("POST", f"{API}secrets")]
     assert not [r for r in fake.requests if IAM_TOKEN in r.raw]
-    outputs = json.dumps({name: m.outputs for name, m in engine.state.items()})
-    assert key_text not in outputs
-    assert IAM_TOKEN not in outputs
-    assert IAM_TOKEN not in str(error.value)
-    assert key_text not in str(error.value)
+    # The API keys' own `secret` output is the one place the engine keeps them (encrypted: it is an
+    # additional secret output, tests/test_program.py); nothing else carries them.
+    outputs = json.dumps({name: {k: v for k, v in m.outputs.items() if not (name.startswith("ApiKey:")
+                                                                         and k == "secret")}
+                          for name, m in engine.state.items()})
+    for text in (pull, push, IAM_TOKEN):
+        assert text not in outputs
+        assert text not in str(error.value)
 
 
 @pytest.mark.parametrize(("type_name", "change", "property_", "reason"), [
-    ("Node", {"image": "cr.yandex/crp/vllm:latest"}, "image", "must be pinned by digest"),
+    ("Node", {"image": "registry.yandexcloud.net/cn1/vllm:latest"}, "image", "must be pinned by digest"),
     ("Node", {"instanceCount": 0}, "instanceCount", "whole number from 1 to 64"),
     ("Node", {"readyTimeoutMinutes": 0}, "readyTimeoutMinutes", "above 0"),
     ("Node", {"port": 1.5}, "port", "whole number from 1 to 65535"),

@@ -20,7 +20,7 @@ QWEN = "Qwen/Qwen2.5-7B-Instruct"
 QWEN_AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
-SM70_IMAGE = "cr.yandex/crp00000000000000000/vllm-sm70:v0.8.5"
+SM70_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-sm70:v0.8.5"
 
 
 def settings(model: str, **raw: str) -> Settings:

@@ -12,11 +12,13 @@ import pytest
 from components.settings import ConfigError, parse_settings
 from components.vllm_command import serve_args_json
 from tests.program import (
+    API_KEY,
     FAKE_PRIVATE_KEY,
     PROJECT,
     ProgramRun,
     Registration,
     Secret,
+    fake_api_key_secret,
     fake_id,
     plain_strings,
     run_program,
@@ -30,8 +32,8 @@ ROUTES = f"{Y}vpcRouteTable:VpcRouteTable"
 SUBNET = f"{Y}vpcSubnet:VpcSubnet"
 ACCOUNT = f"{Y}iamServiceAccount:IamServiceAccount"
 KEY = f"{Y}iamServiceAccountKey:IamServiceAccountKey"
-REGISTRY = f"{Y}containerRegistry:ContainerRegistry"
-REGISTRY_BINDING = f"{Y}containerRegistryIamBinding:ContainerRegistryIamBinding"
+REGISTRY = "pulumi-python:dynamic/cloudregistry:Registry"
+REGISTRY_BINDING = "pulumi-python:dynamic/cloudregistry:AccessBinding"
 FOLDER_MEMBER = f"{Y}resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember"
 IMAGE = "docker:index/image:Image"
 COMPONENT = "vllm-datasphere:index:"
@@ -59,21 +61,23 @@ def test_every_resource_and_its_parent(default_run: ProgramRun) -> None:
         (NETWORK, f"{COMPONENT}Network"), (GATEWAY, f"{COMPONENT}Network"),
         (ROUTES, f"{COMPONENT}Network"), (SUBNET, f"{COMPONENT}Network"),
         (REGISTRY, f"{COMPONENT}Registry"),
-        (ACCOUNT, f"{COMPONENT}Identity"), (KEY, f"{COMPONENT}Identity"),
+        (ACCOUNT, f"{COMPONENT}Identity"), (API_KEY, f"{COMPONENT}Identity"),
         (REGISTRY_BINDING, f"{COMPONENT}Identity"), (FOLDER_MEMBER, f"{COMPONENT}Identity"),
         (IMAGE, f"{COMPONENT}Image"),
         (f"{COMPONENT}Datasphere", top),
         (DYNAMIC_SETTINGS, f"{COMPONENT}Datasphere"), (DYNAMIC_SECRET, f"{COMPONENT}Datasphere"),
         (DYNAMIC_NODE, f"{COMPONENT}Datasphere"), (DYNAMIC_ALIAS, f"{COMPONENT}Datasphere"),
     }
-    assert len(default_run.registrations) == 24
+    assert len(default_run.registrations) == 26
+    assert len(default_run.of_type(ACCOUNT)) == 2
+    assert len(default_run.of_type(API_KEY)) == 2
 
 
 def test_folder_is_created_in_the_cloud(default_run: ProgramRun) -> None:
     folder = default_run.one(FOLDER)
     assert folder.inputs["cloudId"] == "b1gcloud000000000000"
     assert folder.inputs["name"] == "vllm-dev"
-    assert default_run.outputs["folderId"] == default_run.one(ACCOUNT).inputs["folderId"]
+    assert {a.inputs["folderId"] for a in default_run.of_type(ACCOUNT)} == {default_run.outputs["folderId"]}
 
 
 def test_subnet_routes_everything_through_the_nat_gateway(default_run: ProgramRun) -> None:
@@ -90,18 +94,22 @@ def test_subnet_routes_everything_through_the_nat_gateway(default_run: ProgramRu
     assert default_run.outputs["subnetId"] == fake_id(SUBNET, subnet.name)
 
 
+def accounts(run: ProgramRun) -> dict[str, str]:
+    return {r.name: fake_id(ACCOUNT, r.name) for r in run.of_type(ACCOUNT)}
+
+
 def test_roles_are_granted_on_the_narrowest_scope(default_run: ProgramRun) -> None:
     account_id = default_run.outputs["serviceAccountId"]
-    member = f"serviceAccount:{account_id}"
-    registry_roles = {
-        (b.inputs["role"], b.inputs["registryId"], tuple(b.inputs["members"]))
-        for b in default_run.of_type(REGISTRY_BINDING)
-    }
+    assert accounts(default_run) == {"vllm-dev": account_id, "vllm-dev-push": fake_id(ACCOUNT, "vllm-dev-push")}
+    pusher_id = accounts(default_run)["vllm-dev-push"]
     registry_id = default_run.outputs["registryId"]
+    registry_roles = {(b.inputs["roleId"], b.inputs["registryId"], b.inputs["subjectId"], b.inputs["subjectType"])
+                      for b in default_run.of_type(REGISTRY_BINDING)}
     assert registry_roles == {
-        ("container-registry.images.puller", registry_id, (member,)),
-        ("container-registry.images.pusher", registry_id, (member,)),
+        ("cloud-registry.artifacts.puller", registry_id, account_id, "serviceAccount"),
+        ("cloud-registry.artifacts.pusher", registry_id, pusher_id, "serviceAccount"),
     }
+    member = f"serviceAccount:{account_id}"
     folder_roles = {(m.inputs["role"], m.inputs["folderId"], m.inputs["member"])
                     for m in default_run.of_type(FOLDER_MEMBER)}
     folder_id = default_run.outputs["folderId"]
@@ -111,27 +119,42 @@ def test_roles_are_granted_on_the_narrowest_scope(default_run: ProgramRun) -> No
     }
 
 
-def test_image_is_built_for_amd64_and_pushed_with_the_key(default_run: ProgramRun) -> None:
+def test_the_stack_creates_a_local_docker_registry(default_run: ProgramRun) -> None:
+    registry = default_run.one(REGISTRY)
+    assert {k: registry.inputs[k] for k in ("folderId", "name", "kind", "type")} == {
+        "folderId": default_run.outputs["folderId"], "name": "vllm-dev", "kind": "DOCKER", "type": "LOCAL"}
+    assert default_run.outputs["registryId"] == fake_id(REGISTRY, "vllm-dev")
+
+
+def test_each_api_key_can_only_push_or_only_pull_and_is_secret(default_run: ProgramRun) -> None:
+    keys = {k.name: k for k in default_run.of_type(API_KEY)}
+    assert {name: (k.inputs["serviceAccountId"], k.inputs["scopes"]) for name, k in keys.items()} == {
+        "vllm-dev-pull": (default_run.outputs["serviceAccountId"], ["yc.cloud-registry.artifacts.pull"]),
+        "vllm-dev-push": (accounts(default_run)["vllm-dev-push"], ["yc.cloud-registry.artifacts.push"]),
+    }
+    assert all(k.additional_secret_outputs == ["secret"] for k in keys.values())
+
+
+def test_image_is_built_for_amd64_and_pushed_with_the_push_key(default_run: ProgramRun) -> None:
     image = default_run.one(IMAGE)
     registry_id = default_run.outputs["registryId"]
-    assert image.inputs["imageName"] == f"cr.yandex/{registry_id}/vllm:qwen-qwen2.5-7b-instruct"
+    assert image.inputs["imageName"] == f"registry.yandexcloud.net/{registry_id}/vllm:dev-qwen-qwen2.5-7b-instruct"
     assert image.inputs["build"]["platform"] == "linux/amd64"
     assert image.inputs["build"]["context"] == "docker"
     assert image.inputs["build"]["dockerfile"] == "docker/Dockerfile"
     assert image.inputs["buildOnPreview"] is False
-    assert image.inputs["registry"]["server"] == "cr.yandex"
-    assert image.inputs["registry"]["username"] == "json_key"
-    password = image.inputs["registry"]["password"]
-    assert isinstance(password, Secret)
-    assert json.loads(password.value)["private_key"] == FAKE_PRIVATE_KEY
+    assert image.inputs["registry"]["server"] == "registry.yandexcloud.net"
+    assert image.inputs["registry"]["username"] == "api_key"
+    assert image.inputs["registry"]["password"] == Secret(fake_api_key_secret("vllm-dev-push"))
 
 
-def test_image_push_waits_for_the_pusher_role(default_run: ProgramRun) -> None:
+def test_image_push_waits_for_the_pusher_role_and_its_key(default_run: ProgramRun) -> None:
     image = default_run.one(IMAGE)
     pusher = next(b for b in default_run.of_type(REGISTRY_BINDING)
-                  if b.inputs["role"] == "container-registry.images.pusher")
-    assert pusher.urn in image.dependencies
-    assert pusher.inputs["sleepAfter"] > 0
+                  if b.inputs["roleId"] == "cloud-registry.artifacts.pusher")
+    push_key = next(k for k in default_run.of_type(API_KEY) if k.name == "vllm-dev-push")
+    assert {pusher.urn, push_key.urn} <= set(image.dependencies)
+    assert pusher.inputs["settleSeconds"] > 0
 
 
 def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
@@ -150,30 +173,26 @@ def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
                                         "servedModelName", "headers", "curlExample", "memoryEstimate"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
-    assert repository == f"cr.yandex/{registry_id}/vllm"
+    assert repository == f"registry.yandexcloud.net/{registry_id}/vllm"
     assert digest.startswith("sha256:")
     assert len(digest) == len("sha256:") + 64
 
 
-def test_key_json_has_exactly_the_yc_fields_and_is_secret(default_run: ProgramRun) -> None:
-    key = default_run.one(KEY)
-    assert key.additional_secret_outputs == ["privateKey"]
-    assert key.inputs["keyAlgorithm"] == "RSA_2048"
-    password = default_run.one(IMAGE).inputs["registry"]["password"]
-    document = json.loads(password.value)
-    assert list(document) == ["id", "service_account_id", "created_at", "key_algorithm",
-                              "public_key", "private_key"]
-    assert document["service_account_id"] == default_run.outputs["serviceAccountId"]
-    assert document["key_algorithm"] == "RSA_2048"
-
-
-def test_no_private_key_text_in_any_plain_value(default_run: ProgramRun) -> None:
-    marker = "FAKE-PRIVATE-KEY-MATERIAL"
+def test_no_key_secret_in_any_plain_value(default_run: ProgramRun) -> None:
     plain = [s for r in default_run.registrations for s in plain_strings(r.inputs)]
     plain += [s for v in default_run.outputs.values() for s in plain_strings(v)]
     assert plain, "the search must have something to search"
-    assert not [s for s in plain if marker in s]
+    assert not [s for s in plain if "FAKE-API-KEY-SECRET" in s or "FAKE-PRIVATE-KEY-MATERIAL" in s]
     assert default_run.secret_outputs == set()
+
+
+@pytest.mark.parametrize("config", [{}, {f"{PROJECT}:clientServiceAccount": "true"}])
+def test_nothing_registered_names_container_registry(config: dict) -> None:
+    run = run_program(config)
+    everything = json.dumps([(r.type, r.inputs) for r in run.registrations], default=repr)
+    everything += json.dumps(run.outputs)
+    for retired in ("cr.yandex", "container-registry", "json_key", "containerRegistry"):
+        assert retired not in everything
 
 
 def test_existing_folder_is_used_as_is() -> None:
@@ -181,7 +200,7 @@ def test_existing_folder_is_used_as_is() -> None:
     assert run.of_type(FOLDER) == []
     assert run.outputs["folderId"] == "b1gfolder00000000000"
     assert run.one(REGISTRY).inputs["folderId"] == "b1gfolder00000000000"
-    assert run.one(ACCOUNT).inputs["folderId"] == "b1gfolder00000000000"
+    assert {a.inputs["folderId"] for a in run.of_type(ACCOUNT)} == {"b1gfolder00000000000"}
 
 
 def test_cloud_id_may_come_from_the_environment_like_the_provider_reads_it(monkeypatch) -> None:
@@ -239,13 +258,13 @@ def test_bad_config_stops_the_program_before_any_resource() -> None:
 
 def test_preview_registers_the_same_resources_without_building() -> None:
     run = run_program(preview=True)
-    assert len(run.registrations) == 24
+    assert len(run.registrations) == 26
     assert run.one(IMAGE).inputs["buildOnPreview"] is False
 
 
 def test_names_carry_the_stack_so_stacks_can_share_a_folder(default_run: ProgramRun) -> None:
     assert default_run.one(REGISTRY).inputs["name"] == "vllm-dev"
-    assert default_run.one(ACCOUNT).inputs["name"] == "vllm-dev"
+    assert sorted(a.inputs["name"] for a in default_run.of_type(ACCOUNT)) == ["vllm-dev", "vllm-dev-push"]
     assert default_run.one(SUBNET).inputs["name"] == "vllm-dev-ru-central1-a"
     labels = default_run.one(REGISTRY).inputs["labels"]
     assert labels == {"managed-by": "pulumi", "project": "vllm-datasphere", "stack": "dev"}
@@ -254,7 +273,7 @@ def test_names_carry_the_stack_so_stacks_can_share_a_folder(default_run: Program
 def test_datasphere_outputs(default_run: ProgramRun) -> None:
     outputs = default_run.outputs
     assert outputs["projectId"] == "bt1project0000000000"
-    assert outputs["secretName"] == "vllm-dev-registry-key"
+    assert outputs["secretName"] == "vllm-dev-pull-key"
     assert outputs["nodeId"] == fake_id(DYNAMIC_NODE, "vllm-dev")
     assert outputs["aliasName"] == "datasphere.user.vllm-dev"
     assert outputs["endpointUrl"] == "https://node-api.datasphere.yandexcloud.net/v1"
@@ -284,18 +303,23 @@ def test_project_settings_point_at_the_stacks_account_folder_and_subnet(default_
     assert settings["maxUnitsPerHour"] == 0
 
 
-def test_secret_content_is_secret_and_only_the_registry_key(default_run: ProgramRun) -> None:
+def test_the_node_pulls_with_the_pull_only_key(default_run: ProgramRun) -> None:
     secret = default_run.one(DYNAMIC_SECRET)
-    assert isinstance(secret.inputs["content"], Secret)
-    assert json.loads(secret.inputs["content"].value)["private_key"] == FAKE_PRIVATE_KEY
+    assert secret.inputs["content"] == Secret(fake_api_key_secret("vllm-dev-pull"))
     assert "content" in secret.additional_secret_outputs
+    node = default_run.one(DYNAMIC_NODE)
+    assert node.inputs["registryUsername"] == "api_key"
+    assert node.inputs["image"].startswith(f"registry.yandexcloud.net/{default_run.outputs['registryId']}/vllm@")
+    assert fake_api_key_secret("vllm-dev-push") not in json.dumps(
+        [r.inputs for r in default_run.registrations if r.type.startswith("pulumi-python:dynamic/datasphere:")],
+        default=repr)
 
 
 def test_hugging_face_token_becomes_a_second_secret_never_plain() -> None:
     token = "hf_fake_token_7d1e"
     run = run_program({f"{PROJECT}:huggingFaceToken": token})
     secrets = {r.inputs["name"]: r for r in run.of_type(DYNAMIC_SECRET)}
-    assert set(secrets) == {"vllm-dev-registry-key", "HF_TOKEN"}
+    assert set(secrets) == {"vllm-dev-pull-key", "HF_TOKEN"}
     assert secrets["HF_TOKEN"].inputs["content"] == Secret(token)
     assert secrets["HF_TOKEN"].urn in run.one(DYNAMIC_NODE).dependencies
     plain = [s for r in run.registrations for s in plain_strings(r.inputs)]
@@ -311,7 +335,9 @@ def test_pickled_providers_carry_no_credentials(monkeypatch) -> None:
             assert isinstance(provider, Secret)
             pickled = base64.b64decode(provider.value)
             assert b"deployer-token" not in pickled
-            assert b"components.datasphere" in pickled
+            # By reference: the class's module path, importable from the project root.
+            module = registration.type.split("/")[1].split(":")[0]
+            assert f"components.{module}.".encode() in pickled
 
 
 def test_the_memory_estimate_is_an_output_and_one_preview_line(caplog: pytest.LogCaptureFixture) -> None:
@@ -369,7 +395,7 @@ def test_a_client_service_account_may_only_call_the_endpoint() -> None:
         "subjectId": client_id, "subjectType": "serviceAccount"}
     # No other role anywhere: not on the folder, not on the registry.
     members = [m.inputs.get("member", "") for m in run.of_type(FOLDER_MEMBER)]
-    members += [str(b.inputs.get("members")) for b in run.of_type(REGISTRY_BINDING)]
+    members += [b.inputs["subjectId"] for b in run.of_type(REGISTRY_BINDING)]
     assert not any(client_id in m for m in members)
     assert run.outputs["clientServiceAccountId"] == client_id
     assert "clientKeyJson" in run.secret_outputs

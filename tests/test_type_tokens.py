@@ -38,7 +38,9 @@ def provider_tokens(runs: list[ProgramRun]) -> set[str]:
 def test_dynamic_tokens_are_the_stacks_own_resources(runs: list[ProgramRun]) -> None:
     dynamic = {r.type for run in runs for r in run.registrations if r.type.startswith("pulumi-python:")}
     assert dynamic == {f"pulumi-python:dynamic/datasphere:{name}"
-                       for name in ("ProjectSettings", "Secret", "Node", "Alias")}
+                       for name in ("ProjectSettings", "Secret", "Node", "Alias")} | {
+        "pulumi-python:dynamic/cloudregistry:Registry", "pulumi-python:dynamic/cloudregistry:AccessBinding",
+        "pulumi-python:dynamic/iam:ApiKey"}
 
 
 def test_program_uses_both_providers(runs: list[ProgramRun]) -> None:

@@ -13,7 +13,7 @@ from components.settings import parse_settings
 from components.vllm_command import serve_args, serve_args_json
 from tests.program import ROOT
 
-VOLTA_IMAGE = "cr.yandex/crp0000000000000000/vllm-volta:v0.8.5"
+VOLTA_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-volta:v0.8.5"
 
 
 def settings_for(**raw: str):
