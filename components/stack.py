@@ -43,14 +43,15 @@ class VllmDatasphere(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings, memory: MemoryEstimate,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        # Existing resources named in config are looked up first, so a wrong one registers nothing.
+        existing_subnet = find_subnet(settings)
+        check_existing_registry(settings)
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = resource_labels(pulumi.get_stack())
         # Names are unique per folder, and folderId may point at a shared one: suffix the stack.
         base = f"{name}-{labels['stack']}"
 
-        existing_subnet = find_subnet(settings)
-        check_existing_registry(settings)
         folder = Folder(f"{base}-folder", settings, labels, opts=child)
         network = Network(base, settings, existing_subnet, folder.folder_id, labels, opts=child)
         registry = Registry(base, settings, folder.folder_id, labels, opts=child)

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cloud import PROJECT_ID, host_config
+from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
 from tests.program import ProgramRun, run_program
+from tests.provider_host import Engine, ProviderHost
 
 HUB_FIXTURES = Path(__file__).parent / "fixtures" / "hub-cache"
 
@@ -32,3 +35,20 @@ def recorded_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def default_run() -> ProgramRun:
     return run_program()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatasphere]:
+    """The fake cloud on 127.0.0.1 with the stack's DataSphere project."""
+    server = FakeDatasphere(node_warmup_seconds=0.3).start()
+    server.add_project(PROJECT_ID)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def engine(fake: FakeDatasphere) -> Iterator[Engine]:
+    """The SDK's provider host in a fresh process, configured for the fake, and an engine driving it."""
+    host = ProviderHost(host_config(fake), {"YC_TOKEN": IAM_TOKEN})
+    yield Engine(host)
+    host.close()

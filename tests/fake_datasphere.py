@@ -71,6 +71,7 @@ class FakeDatasphere:
     operations: dict[str, Operation] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     faults: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    lost_answers: list[tuple[str, str, list[int]]] = field(default_factory=list)
     failing_operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     never_ready: bool = False
     jwts: list[str] = field(default_factory=list)
@@ -133,34 +134,50 @@ class FakeDatasphere:
                 and (r.path.startswith(API) or self.registry.owns(r.path))]
 
     # --- dispatch --------------------------------------------------------------------------
+    def lose_answers(self, method: str, path_prefix: str, statuses: list[int]) -> None:
+        """The next matching requests are carried out, but answered with these statuses, as when a
+        gateway times out after the service acted: a retry must not do the work twice."""
+        self.lost_answers.append((method, path_prefix, list(statuses)))
+
+    @staticmethod
+    def _next_fault(faults: list[tuple[str, str, list[int]]], method: str, path: str) -> tuple[int, Any] | None:
+        for index, (f_method, prefix, statuses) in enumerate(faults):
+            if f_method == method and path.startswith(prefix) and statuses:
+                status = statuses.pop(0)
+                if not statuses:
+                    del faults[index]
+                return status, {"code": {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2),
+                                "message": "injected fault", "details": []}
+        return None
+
     def handle(self, method: str, path: str, headers: dict[str, str], raw: str) -> tuple[int, Any]:
         lower = {k.lower(): v for k, v in headers.items()}
         body = json.loads(raw) if raw else None
         with self.lock:
             self.requests.append(Recorded(method, path, lower.get("authorization"), lower, body, raw))
-            for index, (f_method, prefix, statuses) in enumerate(self.faults):
-                if f_method == method and path.startswith(prefix) and statuses:
-                    status = statuses.pop(0)
-                    if not statuses:
-                        del self.faults[index]
-                    return status, {"code": {429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2),
-                                    "message": "injected fault", "details": []}
-            try:
-                if path == "/iam/v1/tokens" and method == "POST":
-                    return 200, self._iam(body or {})
-                if lower.get("authorization") != f"Bearer {IAM_TOKEN}":
-                    raise ApiFailure(401, 16, "the request is not authenticated")
-                if path.startswith("/operations/"):
-                    return 200, self._poll(path.removeprefix("/operations/"))
-                if path.startswith("/v1/"):
-                    return self._node_api(lower)
-                if self.registry.owns(path):
-                    return self.registry.handle(method, path, lower, body)
-                if path.startswith(API):
-                    return 200, self._management(method, path.removeprefix(API).split("/"), body)
-                raise ApiFailure(404, 5, f"no route {method} {path}")
-            except ApiFailure as failure:
-                return failure.status, {"code": failure.code, "message": failure.message, "details": []}
+            fault = self._next_fault(self.faults, method, path)
+            if fault:
+                return fault
+            answer = self._answer(method, path, lower, body)
+            return self._next_fault(self.lost_answers, method, path) or answer
+
+    def _answer(self, method: str, path: str, lower: dict[str, str], body: Any) -> tuple[int, Any]:
+        try:
+            if path == "/iam/v1/tokens" and method == "POST":
+                return 200, self._iam(body or {})
+            if lower.get("authorization") != f"Bearer {IAM_TOKEN}":
+                raise ApiFailure(401, 16, "the request is not authenticated")
+            if path.startswith("/operations/"):
+                return 200, self._poll(path.removeprefix("/operations/"))
+            if path.startswith("/v1/"):
+                return self._node_api(lower)
+            if self.registry.owns(path):
+                return self.registry.handle(method, path, lower, body)
+            if path.startswith(API):
+                return 200, self._management(method, path.removeprefix(API).split("/"), body)
+            raise ApiFailure(404, 5, f"no route {method} {path}")
+        except ApiFailure as failure:
+            return failure.status, {"code": failure.code, "message": failure.message, "details": []}
 
     def _iam(self, body: dict[str, Any]) -> dict[str, Any]:
         if "jwt" in body:

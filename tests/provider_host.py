@@ -113,8 +113,11 @@ class ProviderHost:
         result = self.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=struct(properties)))
         return {"id": result.id, "properties": plain(result.properties)}
 
-    def _read(self, id: str, properties: dict[str, Any]) -> dict[str, Any]:
-        result = self.stub.Read(provider_pb2.ReadRequest(id=id, urn=URN, properties=struct(properties)))
+    def _read(self, id: str, properties: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A refresh passes the state in `properties`; an import or `get` passes only `inputs`."""
+        request = provider_pb2.ReadRequest(id=id, urn=URN, properties=struct(properties),
+                                           inputs=struct(inputs or {}))
+        result = self.stub.Read(request)
         return {"id": result.id, "properties": plain(result.properties)}
 
     def _update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
@@ -161,9 +164,24 @@ class Engine:
         """A program output as it would read after the real run (mock ids replaced by the fake's)."""
         return substitute(value, self.real_values)
 
-    def up_program(self, run: ProgramRun, types: tuple[str, ...] = ()) -> dict[str, str]:
+    def up_registration(self, run: ProgramRun, registration: Registration, *, replace: bool = False) -> str:
+        """Apply one of the program's resources and learn the real values behind its mock ones."""
+        name = state_name(registration)
+        what = self.up(name, self.program_inputs(run, registration), replace=replace)
+        mock_id, mock_outputs = run.created[(registration.type, registration.name)]
+        real = self.state[name]
+        self.real_values[mock_id] = real.id
+        for key, mock in mock_outputs.items():
+            made_up = isinstance(mock, str) and mock != registration.inputs.get(key)
+            if made_up and isinstance(real.outputs.get(key), str):
+                self.real_values[mock] = real.outputs[key]
+        return what
+
+    def up_program(self, run: ProgramRun, types: tuple[str, ...] = (), replace: tuple[str, ...] = ()
+                   ) -> dict[str, str]:
         """One `pulumi up` of the program's dynamic resources (or those of `types`), in the order the
-        program registered them, which is their dependency order; replaced ones are deleted at the end."""
+        program registered them, which is their dependency order; replaced ones are deleted at the end.
+        `replace` names resources to replace as `pulumi up --replace` does."""
         done = {}
         for registration in run.registrations:
             if not registration.type.startswith("pulumi-python:dynamic/"):
@@ -171,14 +189,7 @@ class Engine:
             if types and registration.type.rsplit(":", 1)[1] not in types:
                 continue
             name = state_name(registration)
-            done[name] = self.up(name, self.program_inputs(run, registration))
-            mock_id, mock_outputs = run.created[(registration.type, registration.name)]
-            real = self.state[name]
-            self.real_values[mock_id] = real.id
-            for key, mock in mock_outputs.items():
-                made_up = isinstance(mock, str) and mock != registration.inputs.get(key)
-                if made_up and isinstance(real.outputs.get(key), str):
-                    self.real_values[mock] = real.outputs[key]
+            done[name] = self.up_registration(run, registration, replace=name in replace)
         self.finish()
         return done
 
@@ -192,20 +203,24 @@ class Engine:
             raise ProviderError("; ".join(f"{f['property']}: {f['reason']}" for f in result["failures"]))
         return result["inputs"]
 
-    def up(self, name: str, news: dict[str, Any]) -> str:
-        """Apply one resource; returns what happened: created, same, updated or replaced."""
+    def up(self, name: str, news: dict[str, Any], *, replace: bool = False) -> str:
+        """Apply one resource; returns what happened: created, same, updated or replaced.
+        `replace` is `pulumi up --replace <urn>`: a replacement whatever the diff says."""
         old = self.state.get(name)
         inputs = self.check(old.inputs if old else {}, news)
         if old is None:
             self.state[name] = self._create(inputs)
             return self._note(name, "created")
         diff = self.host.call("diff", id=old.id, olds=old.outputs, news=inputs)
+        if diff["replaces"] or replace:
+            if diff["deleteBeforeReplace"]:
+                self.host.call("delete", id=old.id, properties=old.outputs)
+            else:
+                self.pending_deletes.append(old)
+            self.state[name] = self._create(inputs)
+            return self._note(name, "replaced")
         if not diff["changes"]:
             return self._note(name, "same")
-        if diff["replaces"]:
-            self.state[name] = self._create(inputs)
-            self.pending_deletes.append(old)
-            return self._note(name, "replaced")
         result = self.host.call("update", id=old.id, olds=old.outputs, news=inputs)
         self.state[name] = Managed(old.id, inputs, result["properties"])
         return self._note(name, "updated")

@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from components.cloud.credentials import CredentialsError, token_source
 from components.cloud.http import ApiError, Endpoints, OperationFailed, Timing
 from components.datasphere.api import DatasphereClient
-from components.cloud.credentials import CredentialsError, token_source
 from tests.fake_datasphere import API, IAM_TOKEN, OAUTH_TOKEN, FakeDatasphere
 from tests.keys import make_key
 

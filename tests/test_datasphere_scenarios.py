@@ -7,61 +7,31 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
+from tests.cloud import (
+    ALIAS,
+    EVERYTHING,
+    FAST,
+    NODE,
+    PROJECT_ID,
+    PULL_KEY,
+    PUSH_KEY,
+    REGISTRY,
+    SECRET,
+    SETTINGS,
+    deploy,
+    up_one,
+)
 from tests.fake_datasphere import API, IAM_TOKEN, ORIGINAL_LIMITS, ORIGINAL_SETTINGS, FakeDatasphere
 from tests.program import ProgramRun, run_program
-from tests.provider_host import Engine, ProviderError, ProviderHost, dynamic_inputs
-
-PROJECT_ID = "bt1project0000000000"
-ENDPOINT_KEYS = ("datasphereEndpoint", "operationEndpoint", "iamEndpoint", "nodeApiEndpoint",
-                 "cloudRegistryEndpoint")
-FAST = {"vllm-datasphere:readyTimeoutMinutes": "0.1"}
-
-
-def host_config(fake: FakeDatasphere) -> dict[str, str]:
-    config = {f"vllm-datasphere:{key}": fake.url for key in ENDPOINT_KEYS}
-    return config | {"vllm-datasphere:pollIntervalSeconds": "0.02"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDatasphere]:
-    server = FakeDatasphere(node_warmup_seconds=0.3).start()
-    server.add_project(PROJECT_ID)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def engine(fake: FakeDatasphere) -> Iterator[Engine]:
-    host = ProviderHost(host_config(fake), {"YC_TOKEN": IAM_TOKEN})
-    yield Engine(host)
-    host.close()
+from tests.provider_host import Engine, ProviderError, dynamic_inputs
 
 
 @pytest.fixture(scope="module")
 def program() -> ProgramRun:
     return run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20"})
-
-
-REGISTRY, PULLER, PUSHER = "Registry:vllm-dev", "AccessBinding:vllm-dev-puller", "AccessBinding:vllm-dev-pusher"
-PULL_KEY, PUSH_KEY = "ApiKey:vllm-dev-pull", "ApiKey:vllm-dev-push"
-SETTINGS, SECRET, NODE, ALIAS = "ProjectSettings:vllm-dev", "Secret:vllm-dev-pull-key", "Node:vllm-dev", \
-    "Alias:vllm-dev"
-EVERYTHING = (REGISTRY, PULLER, PUSHER, PULL_KEY, PUSH_KEY, SETTINGS, SECRET, NODE, ALIAS)
-
-
-def deploy(engine: Engine, run: ProgramRun) -> dict[str, str]:
-    """One `pulumi up` of every dynamic resource the program declares, in dependency order."""
-    return engine.up_program(run)
-
-
-def up_one(engine: Engine, run: ProgramRun, name: str) -> str:
-    """Apply one of the program's resources, as `pulumi up --target` would."""
-    [registration] = [r for r in run.registrations if f"{r.type.rsplit(':', 1)[1]}:{r.name}" == name]
-    return engine.up(name, engine.program_inputs(run, registration))
 
 
 def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:

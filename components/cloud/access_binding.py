@@ -66,8 +66,8 @@ class AccessBindingProvider(CloudProvider[ClientT]):
         return diff_props(olds, news, in_place=(), replace=self.keys)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        if not props:
-            props = dict(zip(self.keys, id_.split("/"), strict=True))
+        if not all(props.get(key) for key in self.keys):
+            props = {**props, **dict(zip(self.keys, id_.split("/"), strict=True))}
         return ReadResult(id_ if self._present(props) else "", props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 The registry id is known from the create call's first answer (`metadata.registryId`), so a
 create that fails while the operation runs deletes what it started: nothing is left behind.
 Name, labels and description change in place (with an update mask); a change of folder, kind
-or type is a new registry. A registry the stack did not create (config `registryId`) is never
+or type is a new registry (the stack's own registry is always a local Docker one, so only a
+move to another folder does that in practice). A registry the stack did not create (config `registryId`) is never
 declared as this resource, so nothing here can delete it.
 """
 
@@ -79,7 +80,13 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
         return f"Registry {registry_id} was deleted."
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=IN_PLACE, replace=REPLACE)
+        """A new registry in the same folder under the same name must wait for the old one to go
+        (names are taken as unique per folder); elsewhere the new one comes first."""
+        result = diff_props(olds, news, in_place=IN_PLACE, replace=REPLACE)
+        same_name = bool(news.get("name")) and olds.get("name") == news.get("name")
+        if result.replaces and "folderId" not in result.replaces and same_name:
+            result.delete_before_replace = True
+        return result
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         changes = {key: news.get(key) for key in IN_PLACE if olds.get(key) != news.get(key)}
