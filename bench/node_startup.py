@@ -43,8 +43,10 @@ def backoff_polls(duration: float, base: float, cap: float) -> int:
 def node_props(minutes: float) -> dict[str, object]:
     return {
         "projectId": PROJECT_ID, "folderId": "b1gfolder00000000000", "name": "vllm-bench",
-        "description": "", "labels": {}, "image": "cr.yandex/crp/vllm@sha256:" + "0" * 64,
-        "passwordSecretName": "vllm-bench-registry-key", "port": 8000, "requestTimeoutSeconds": 180,
+        "description": "", "labels": {},
+        "image": "registry.yandexcloud.net/cn100000000000000000/vllm@sha256:" + "0" * 64,
+        "registryUsername": "api_key", "passwordSecretName": "vllm-bench-pull-key", "port": 8000,
+        "requestTimeoutSeconds": 180,
         "idleTimeoutSeconds": 300, "healthPath": "/health", "instanceSpec": "g2.1", "zone": "ru-central1-a",
         "instanceCount": 1, "subnetId": "e9bsubnet00000000000", "aclFolderIds": ["b1gfolder00000000000"],
         "servedModelName": "Qwen/Qwen2.5-7B-Instruct", "readyTimeoutMinutes": minutes,

@@ -41,7 +41,8 @@ class Identity(pulumi.ComponentResource):
         self.service_account_id = self.service_account.id
         pusher = yandex.IamServiceAccount(
             f"{name}-push", folder_id=folder_id, name=f"{name}-push",
-            description="Pushes the vLLM image to the stack's registry; never given to DataSphere", opts=child,
+            description="Pushes the vLLM image to the stack's registry; never given to DataSphere",
+            opts=child,
         )
 
         folder_roles = [platform.ROLE_VPC_USER]
@@ -54,8 +55,9 @@ class Identity(pulumi.ComponentResource):
                 opts=child,
             )
 
-        RegistryAccessBinding(f"{name}-puller", registry_id=registry_id, role_id=platform.ROLE_REGISTRY_PULLER,
-                              subject_id=self.service_account.id, opts=child)
+        RegistryAccessBinding(f"{name}-puller", registry_id=registry_id,
+                              role_id=platform.ROLE_REGISTRY_PULLER, subject_id=self.service_account.id,
+                              opts=child)
         pushing = RegistryAccessBinding(f"{name}-pusher", registry_id=registry_id,
                                         role_id=platform.ROLE_REGISTRY_PUSHER, subject_id=pusher.id,
                                         settle_seconds=IAM_PROPAGATION_SECONDS, opts=child)

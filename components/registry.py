@@ -46,11 +46,11 @@ def check_existing_registry(settings: Settings) -> None:
                      f"set registryId <id from `yc cloud-registry registry list`>, {FIX_OWN_REGISTRY}")
     kind, type_ = registry.get("kind"), registry.get("type")
     if kind != platform.REGISTRY_KIND:
-        raise refuse(f"is a {kind} registry ({registry.get('name')}), not a Docker one. Fix: set registryId to "
-                     f"a Docker registry, {FIX_OWN_REGISTRY}")
+        raise refuse(f"is a {kind} registry ({registry.get('name')}), not a Docker one. Fix: set "
+                     f"registryId to a Docker registry, {FIX_OWN_REGISTRY}")
     if type_ not in platform.PUSHABLE_REGISTRY_TYPES:
-        raise refuse(f"is a {type_} Docker registry ({registry.get('name')}), which takes no pushes. Fix: set "
-                     f"registryId to a LOCAL Docker registry, {FIX_OWN_REGISTRY}")
+        raise refuse(f"is a {type_} Docker registry ({registry.get('name')}), which takes no pushes. "
+                     f"Fix: set registryId to a LOCAL Docker registry, {FIX_OWN_REGISTRY}")
 
 
 class Registry(pulumi.ComponentResource):

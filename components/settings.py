@@ -265,8 +265,8 @@ def _parse_registry_id(parser: _Parser) -> str | None:
                     "`yc cloud-registry registry list`")
     elif not _REGISTRY_ID.match(value):
         parser.fail("registryId", value, "is not a Cloud Registry id (lowercase letters and digits, no host "
-                    "or path). Fix: pulumi config set registryId <id from `yc cloud-registry registry list`>, "
-                    "or pulumi config rm registryId to let the stack create one")
+                    "or path). Fix: pulumi config set registryId <id from `yc cloud-registry registry "
+                    "list`>, or pulumi config rm registryId to let the stack create one")
     return value
 
 
@@ -286,7 +286,8 @@ def _parse_endpoints(parser: _Parser) -> dict[str, str]:
     for key, default in ENDPOINT_DEFAULTS.items():
         url = parser.text(key) or default
         if platform.RETIRED_REGISTRY_HOST in url:
-            parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} (default {default})")
+            parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} "
+                        f"(default {default})")
         elif not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
             parser.fail(key, url, f"must be an https:// URL (http:// only on loopback), e.g. {default}")
         endpoints[key] = url.rstrip("/")

@@ -6,8 +6,8 @@ import subprocess
 from collections.abc import Mapping
 
 from components import platform
-from components.cloud.http import ApiError, Endpoints, Timing
 from components.cloud.credentials import CredentialsError, TokenSource
+from components.cloud.http import ApiError, Endpoints, Timing
 from endpoint.outputs import Runner
 
 

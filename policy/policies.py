@@ -6,8 +6,9 @@ ones the program registers.
 
 A validator sees inputs with secrets already unwrapped (pulumi-policy 1.21 `Analyze`), so it
 cannot tell a secret from a plain value. Secrecy is therefore checked where it is visible: the
-`additional_secret_outputs` option of the key and the DataSphere secret, and, for the registry
-password, a remediation, which does see secrets and turns a plain password into a secret.
+`additional_secret_outputs` option of the keys (service-account keys, registry API keys) and the
+DataSphere secret, and, for the registry password, a remediation, which does see secrets and turns a
+plain password into a secret.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NODE = "pulumi-python:dynamic/datasphere:Node"
 PROJECT_SETTINGS = "pulumi-python:dynamic/datasphere:ProjectSettings"
 DATASPHERE_SECRET = "pulumi-python:dynamic/datasphere:Secret"  # noqa: S105 - a type token
 SERVICE_ACCOUNT_KEY = "yandex:index/iamServiceAccountKey:IamServiceAccountKey"
+API_KEY = "pulumi-python:dynamic/iam:ApiKey"
 IMAGE = "docker:index/image:Image"
 WIDE_GRANTS = {
     "yandex:index/resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember": "folder",
@@ -36,9 +38,10 @@ WIDE_GRANTS = {
     "yandex:index/resourcemanagerCloudIamMember:ResourcemanagerCloudIamMember": "cloud",
     "yandex:index/resourcemanagerCloudIamBinding:ResourcemanagerCloudIamBinding": "cloud",
 }
-SECRET_OUTPUTS = {SERVICE_ACCOUNT_KEY: "privateKey", DATASPHERE_SECRET: "content"}
-REGISTRY_ROLE_PREFIX = "container-registry."
-DIGEST_PINNED = re.compile(r"^[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+SECRET_OUTPUTS = {SERVICE_ACCOUNT_KEY: "privateKey", DATASPHERE_SECRET: "content", API_KEY: "secret"}
+REGISTRY_ROLE_PREFIX = "cloud-registry."
+REGISTRY_HOST = "registry.yandexcloud.net"
+DIGEST_PINNED = re.compile(rf"^{re.escape(REGISTRY_HOST)}/[a-z0-9]+/[a-z0-9._/-]+@sha256:[0-9a-f]{{64}}$")
 DEFAULT_ALLOWED_SPECS = ("g2.mig", "g2.1", "g2.2")
 
 
@@ -47,9 +50,10 @@ def node_image_is_digest_pinned(args: ResourceValidationArgs, report: ReportViol
         return
     image = args.props.get("image")
     if not isinstance(image, str) or not DIGEST_PINNED.match(image):
-        report(f"node {args.name} runs {image!r}, which is not pinned by digest. A tag can be moved to "
-               "an image nobody reviewed, and a rebuilt image under the same tag does not replace the "
-               "node. Fix: give the node the pushed image's repo_digest (repo@sha256:...)", None)
+        report(f"node {args.name} runs {image!r}, which is not an image in Cloud Registry pinned by digest. "
+               "A tag can be moved to an image nobody reviewed, a rebuilt image under the same tag does not "
+               "replace the node, and only Cloud Registry serves the node's pull key. Fix: give the node the "
+               f"pushed image's repo_digest ({REGISTRY_HOST}/<registryId>/<image>@sha256:...)", None)
 
 
 def key_material_is_secret(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -88,7 +92,7 @@ def registry_roles_stay_on_the_registry(args: ResourceValidationArgs, report: Re
     role = args.props.get("role")
     if isinstance(role, str) and role.startswith(REGISTRY_ROLE_PREFIX):
         report(f"{args.name} grants {role} on the whole {scope}, which opens every registry in it. "
-               "Fix: grant it on the registry (yandex.ContainerRegistryIamBinding)", None)
+               "Fix: grant it on the registry (RegistryAccessBinding in components/identity.py)", None)
 
 
 def instance_spec_is_allowed(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -117,23 +121,23 @@ def project_has_a_spend_cap(args: ResourceValidationArgs, report: ReportViolatio
 POLICIES: list[ResourceValidationPolicy] = [
     ResourceValidationPolicy(
         name="node-image-digest-pinned",
-        description="The DataSphere node runs an image pinned by digest.",
+        description="The DataSphere node runs an image in Cloud Registry, pinned by digest.",
         validate=node_image_is_digest_pinned,
     ),
     ResourceValidationPolicy(
         name="key-material-secret",
-        description="Service-account keys and DataSphere secrets are stored as secrets.",
+        description="Service-account keys, registry API keys and DataSphere secrets are stored as secrets.",
         validate=key_material_is_secret,
     ),
     ResourceValidationPolicy(
         name="registry-password-secret",
-        description="The registry password (the service-account key) is a secret.",
+        description="The registry password (the push API key) is a secret.",
         remediate=registry_password_is_secret,
         enforcement_level=EnforcementLevel.REMEDIATE,
     ),
     ResourceValidationPolicy(
         name="registry-roles-on-registry",
-        description="Container Registry roles are granted on the registry, never on a folder or cloud.",
+        description="Cloud Registry roles are granted on the registry, never on a folder or cloud.",
         validate=registry_roles_stay_on_the_registry,
     ),
     ResourceValidationPolicy(

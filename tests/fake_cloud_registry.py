@@ -98,7 +98,8 @@ class FakeCloudRegistry:
                 raise Refused(400, 3, f"updateMask must list some of {', '.join(UPDATABLE)}")
             for key in mask:
                 registry[key] = body.get(key)
-            return self.cloud._operation("registry", "update registry", lambda: registry, {"registryId": ident})
+            return self.cloud._operation("registry", "update registry", lambda: registry,
+                                         {"registryId": ident})
         if method == "DELETE":
             if self.images.get(ident):
                 raise Refused(409, 9, f"registry {ident} is not empty")
@@ -155,7 +156,8 @@ class FakeCloudRegistry:
                     if binding not in bindings:
                         raise Refused(404, 5, "access binding not found")
                     bindings.remove(binding)
-            return self.cloud._operation("access", "update access bindings", dict, {"registryId": registry_id})
+            return self.cloud._operation("access", "update access bindings", dict,
+                                         {"registryId": registry_id})
         raise Refused(404, 5, f"no route {method} registries/{registry_id}:{verb}")
 
     # --- IAM API keys ------------------------------------------------------------------------
@@ -164,8 +166,9 @@ class FakeCloudRegistry:
             if not body.get("serviceAccountId") or not body.get("scopes"):
                 raise Refused(400, 3, "serviceAccountId and scopes are required")
             key_id = self.cloud._new_id("aje")
-            key = {"id": key_id, "serviceAccountId": body["serviceAccountId"], "createdAt": "2026-11-29T00:00:00Z",
-                   "description": body.get("description", ""), "scopes": list(body["scopes"])}
+            key = {"id": key_id, "serviceAccountId": body["serviceAccountId"],
+                   "createdAt": "2026-11-29T00:00:00Z", "description": body.get("description", ""),
+                   "scopes": list(body["scopes"])}
             self.api_keys[key_id] = key
             secret = self.secrets_shown[key_id] = f"AQVN-fake-api-key-secret-{key_id}"
             return {"apiKey": key, "secret": secret}

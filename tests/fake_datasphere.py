@@ -1,9 +1,10 @@
 """A fake DataSphere on 127.0.0.1 that behaves as docs/datasphere-api.md says.
 
 One HTTP server plays the management API, the operation API, IAM, node-api and, through
-`tests/fake_cloud_registry.py`, Cloud Registry and IAM API keys (their paths do not overlap). It checks the bearer token and update masks, answers changes with unfinished
-operations that finish after a few polls, keeps a started node answering 503 on `/v1/models`
-until its warm-up has passed, injects faults on request, and records every request.
+`tests/fake_cloud_registry.py`, Cloud Registry and IAM API keys (their paths do not overlap).
+It checks the bearer token and update masks, answers changes with unfinished operations that
+finish after a few polls, keeps a started node answering 503 on `/v1/models` until its warm-up
+has passed, injects faults on request, and records every request.
 Time comes from an injectable clock, so a ten-minute start-up can be simulated.
 """
 
@@ -120,6 +121,13 @@ class FakeDatasphere:
             "limits": ORIGINAL_LIMITS.copy(),
         }
 
+    def load(self, snapshot: dict[str, Any]) -> None:
+        """Take over what another fake held (tests/fixtures/state-container-registry.json, "fake")."""
+        for name in ("projects", "secrets", "secret_contents", "nodes", "aliases"):
+            getattr(self, name).update(snapshot[name])
+        taken = [int(i[3:]) for store in (self.secrets, self.nodes, self.aliases) for i in store]
+        self._ids = itertools.count(max(taken, default=0) + 1)
+
     def inject(self, method: str, path_prefix: str, statuses: list[int]) -> None:
         """The next matching requests answer these statuses, in order."""
         self.faults.append((method, path_prefix, list(statuses)))
@@ -140,14 +148,15 @@ class FakeDatasphere:
         self.lost_answers.append((method, path_prefix, list(statuses)))
 
     @staticmethod
-    def _next_fault(faults: list[tuple[str, str, list[int]]], method: str, path: str) -> tuple[int, Any] | None:
+    def _next_fault(faults: list[tuple[str, str, list[int]]], method: str,
+                    path: str) -> tuple[int, Any] | None:
         for index, (f_method, prefix, statuses) in enumerate(faults):
             if f_method == method and path.startswith(prefix) and statuses:
                 status = statuses.pop(0)
                 if not statuses:
                     del faults[index]
-                return status, {"code": {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2),
-                                "message": "injected fault", "details": []}
+                code = {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2)
+                return status, {"code": code, "message": "injected fault", "details": []}
         return None
 
     def handle(self, method: str, path: str, headers: dict[str, str], raw: str) -> tuple[int, Any]:

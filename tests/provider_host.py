@@ -113,7 +113,8 @@ class ProviderHost:
         result = self.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=struct(properties)))
         return {"id": result.id, "properties": plain(result.properties)}
 
-    def _read(self, id: str, properties: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _read(self, id: str, properties: dict[str, Any],
+              inputs: dict[str, Any] | None = None) -> dict[str, Any]:
         """A refresh passes the state in `properties`; an import or `get` passes only `inputs`."""
         request = provider_pb2.ReadRequest(id=id, urn=URN, properties=struct(properties),
                                            inputs=struct(inputs or {}))
@@ -181,7 +182,8 @@ class Engine:
                    ) -> dict[str, str]:
         """One `pulumi up` of the program's dynamic resources (or those of `types`), in the order the
         program registered them, which is their dependency order; replaced ones are deleted at the end.
-        `replace` names resources to replace as `pulumi up --replace` does."""
+        `replace` names resources to replace as `pulumi up --replace` does. When the whole program is
+        applied, what the state holds and the program no longer declares is deleted at the end."""
         done = {}
         for registration in run.registrations:
             if not registration.type.startswith("pulumi-python:dynamic/"):
@@ -191,6 +193,10 @@ class Engine:
             name = state_name(registration)
             done[name] = self.up_registration(run, registration, replace=name in replace)
         self.finish()
+        if not types:
+            for name in [n for n in reversed(self.state) if n not in done]:
+                self.destroy([name])
+                done[name] = self._note(name, "deleted")
         return done
 
     def destroy_all(self) -> None:

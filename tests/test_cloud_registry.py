@@ -45,7 +45,8 @@ def registry_inputs(engine: Engine, run: ProgramRun) -> dict:
 
 
 def registry_writes(fake: FakeDatasphere) -> list[tuple[str, str]]:
-    return [(r.method, r.path.removeprefix(REGISTRY_API)) for r in fake.writes() if r.path.startswith(REGISTRY_API)]
+    return [(r.method, r.path.removeprefix(REGISTRY_API)) for r in fake.writes()
+            if r.path.startswith(REGISTRY_API)]
 
 
 def test_create_then_an_unchanged_run_writes_nothing(fake: FakeDatasphere, engine: Engine,
@@ -122,7 +123,8 @@ def test_a_failed_create_deletes_what_it_started(fake: FakeDatasphere, engine: E
         up_one(engine, program, REGISTRY)
     text = str(error.value)
     assert "registry vllm-dev in folder" in text
-    assert "RESOURCE_EXHAUSTED" in text and "registry quota exceeded" in text
+    assert "RESOURCE_EXHAUSTED" in text
+    assert "registry quota exceeded" in text
     assert "was deleted." in text
     assert fake.registry.registries == {}
     assert REGISTRY not in engine.state
@@ -138,7 +140,8 @@ def test_a_lost_answer_is_retried_with_the_same_idempotency_key(fake: FakeDatasp
     assert len(fake.registry.registries) == 1
 
 
-def test_bursts_of_429_and_503_are_survived(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
+def test_bursts_of_429_and_503_are_survived(fake: FakeDatasphere, engine: Engine,
+                                            program: ProgramRun) -> None:
     fake.inject("POST", REGISTRY_API, [429, 503, 500])
     fake.inject("GET", f"{REGISTRY_API}/", [503, 429])
     fake.inject("POST", API_KEYS, [429, 503])
@@ -185,7 +188,8 @@ def test_bindings_are_posted_refreshed_and_removed_one_by_one(fake: FakeDatasphe
     assert updates[0].headers["idempotency-key"]
 
 
-def test_a_binding_already_there_is_adopted(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
+def test_a_binding_already_there_is_adopted(fake: FakeDatasphere, engine: Engine,
+                                            program: ProgramRun) -> None:
     up_one(engine, program, REGISTRY)
     registry_id = engine.state[REGISTRY].id
     pusher = engine.program_inputs(program, registration(program, "vllm-dev-pusher"))
@@ -213,8 +217,9 @@ def test_the_push_right_settles_before_the_push(fake: FakeDatasphere, program: P
     registry_id = fake.registry.add_registry("team-images")
     time = VirtualTime()
     provider = RegistryAccessBindingProvider()
-    provider._client = CloudRegistryClient(Endpoints(registry=fake.url, operation=fake.url), lambda: IAM_TOKEN,
-                                           Timing(poll_interval=0.01, sleep=time.sleep, clock=lambda: time.now))
+    timing = Timing(poll_interval=0.01, sleep=time.sleep, clock=lambda: time.now)
+    endpoints = Endpoints(registry=fake.url, operation=fake.url)
+    provider._client = CloudRegistryClient(endpoints, lambda: IAM_TOKEN, timing)
     inputs = {"registryId": registry_id, "roleId": "cloud-registry.artifacts.pusher",
               "subjectId": "ajepusher00000000000", "subjectType": "serviceAccount", "settleSeconds": 15}
     provider.create(inputs)
@@ -255,7 +260,8 @@ def test_rotating_the_pull_key_updates_the_secret_and_keeps_the_node(fake: FakeD
     ({"scopes": []}, "scopes: scopes must name at least one scope"),
     ({"scopes": ["cloud-registry.artifacts.pull"]}, "scopes: scopes must name at least one scope"),
 ])
-def test_api_key_checks_name_the_property(engine: Engine, program: ProgramRun, change: dict, reason: str) -> None:
+def test_api_key_checks_name_the_property(engine: Engine, program: ProgramRun, change: dict,
+                                          reason: str) -> None:
     key = next(r for r in program.registrations if r.type.endswith(":ApiKey"))
     with pytest.raises(ProviderError, match=reason):
         engine.check({}, engine.program_inputs(program, key) | change)
@@ -315,10 +321,11 @@ def test_a_registry_migrated_from_container_registry_is_accepted(fake: FakeDatas
 
 @pytest.mark.parametrize(("setup", "message"), [
     *((setup, re.escape(message)) for setup, message in (
-        ("missing", "is not found (deleted, or in a cloud these credentials cannot see). Fix: pulumi config "
-                    "set registryId <id from `yc cloud-registry registry list`>, or pulumi config rm registryId"),
-        ("maven", "is a MAVEN registry (jars), not a Docker one. Fix: set registryId to a Docker registry, or "
-                  "pulumi config rm registryId"),
+        ("missing", "is not found (deleted, or in a cloud these credentials cannot see). Fix: pulumi "
+                    "config set registryId <id from `yc cloud-registry registry list`>, or pulumi config rm "
+                    "registryId"),
+        ("maven", "is a MAVEN registry (jars), not a Docker one. Fix: set registryId to a Docker registry, "
+                  "or pulumi config rm registryId"),
         ("remote", "is a REMOTE Docker registry (hub-cache), which takes no pushes. Fix: set registryId to "
                    "a LOCAL Docker registry, or pulumi config rm registryId"))),
     ("forbidden", "could not be read: registry .*PERMISSION_DENIED.*Fix: give the deployer "

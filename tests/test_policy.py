@@ -26,6 +26,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from components.platform import GPU_CONFIGURATIONS
 from policy.policies import (
+    API_KEY,
     DATASPHERE_SECRET,
     IMAGE,
     NODE,
@@ -84,7 +85,7 @@ def test_a_compliant_program_passes_every_policy() -> None:
         args_for(IMAGE, image.inputs, remediation=True)) is None
     # Every type the policies name is one the program registers (or, for wide grants, could).
     registered = {r.type for r in run.registrations}
-    named = {NODE, PROJECT_SETTINGS, DATASPHERE_SECRET, SERVICE_ACCOUNT_KEY, IMAGE, FOLDER_MEMBER}
+    named = {NODE, PROJECT_SETTINGS, DATASPHERE_SECRET, SERVICE_ACCOUNT_KEY, API_KEY, IMAGE, FOLDER_MEMBER}
     assert named <= registered
 
 
@@ -98,17 +99,20 @@ def test_the_default_config_is_stopped_for_its_missing_spend_cap(default_run: Pr
 
 
 @pytest.mark.parametrize(("image", "ok"), [
-    (f"cr.yandex/crp0000000000000000000/vllm@{DIGEST}", True),
-    ("cr.yandex/crp0000000000000000000/vllm:qwen2.5-7b-instruct", False),
-    (f"cr.yandex/crp0000000000000000000/vllm:v1@{DIGEST}", False),
-    ("cr.yandex/crp0000000000000000000/vllm@sha256:short", False),
+    (f"registry.yandexcloud.net/cn100000000000000001/vllm@{DIGEST}", True),
+    ("registry.yandexcloud.net/cn100000000000000001/vllm:dev-qwen2.5-7b-instruct", False),
+    (f"registry.yandexcloud.net/cn100000000000000001/vllm:v1@{DIGEST}", False),
+    ("registry.yandexcloud.net/cn100000000000000001/vllm@sha256:short", False),
+    (f"cr.yandex/crp0000000000000000000/vllm@{DIGEST}", False),
+    (f"docker.io/vllm/vllm-openai@{DIGEST}", False),
 ])
-def test_the_node_image_must_be_pinned_by_digest(image: str, ok: bool) -> None:
+def test_the_node_image_must_be_in_cloud_registry_pinned_by_digest(image: str, ok: bool) -> None:
     found = violations("node-image-digest-pinned", args_for(NODE, {"image": image}, name="vllm-dev"))
     assert found == ([] if ok else [
-        f"node vllm-dev runs {image!r}, which is not pinned by digest. A tag can be moved to an image "
-        "nobody reviewed, and a rebuilt image under the same tag does not replace the node. Fix: give the "
-        "node the pushed image's repo_digest (repo@sha256:...)"])
+        f"node vllm-dev runs {image!r}, which is not an image in Cloud Registry pinned by digest. A tag can "
+        "be moved to an image nobody reviewed, a rebuilt image under the same tag does not replace the node, "
+        "and only Cloud Registry serves the node's pull key. Fix: give the node the pushed image's "
+        "repo_digest (registry.yandexcloud.net/<registryId>/<image>@sha256:...)"])
 
 
 def test_an_image_unknown_at_preview_is_left_to_the_update() -> None:
@@ -116,9 +120,9 @@ def test_an_image_unknown_at_preview_is_left_to_the_update() -> None:
         violations("node-image-digest-pinned", args_for(NODE, {"image": UNKNOWN_STRING_VALUE}))
 
 
-@pytest.mark.parametrize("type_", [SERVICE_ACCOUNT_KEY, DATASPHERE_SECRET])
-def test_key_material_must_be_marked_secret(type_: str) -> None:
-    output = "privateKey" if type_ == SERVICE_ACCOUNT_KEY else "content"
+@pytest.mark.parametrize(("type_", "output"), [
+    (SERVICE_ACCOUNT_KEY, "privateKey"), (DATASPHERE_SECRET, "content"), (API_KEY, "secret")])
+def test_key_material_must_be_marked_secret(type_: str, output: str) -> None:
     assert violations("key-material-secret", args_for(type_, {}, secret_outputs=[output])) == []
     assert violations("key-material-secret", args_for(type_, {}, name="k")) == [
         f"k does not mark {output} secret, so the state would keep it in plain text. Fix: create it "
@@ -126,13 +130,13 @@ def test_key_material_must_be_marked_secret(type_: str) -> None:
 
 
 def test_a_plain_registry_password_is_made_secret() -> None:
-    props = {"imageName": "cr.yandex/r/vllm:x",
-             "registry": {"server": "cr.yandex", "username": "json_key", "password": '{"private_key": "k"}'}}
+    props = {"imageName": "registry.yandexcloud.net/r/vllm:x",
+             "registry": {"server": "registry.yandexcloud.net", "username": "api_key", "password": "AQVN-k"}}
     remediated = policy("registry-password-secret").remediate(args_for(IMAGE, props, remediation=True))
     assert policy("registry-password-secret").enforcement_level == EnforcementLevel.REMEDIATE
     wire = json.loads(json.dumps(raw(props)))
     assert serialize_properties(remediated) == wire | {"registry": wire["registry"] | {"password": {
-        rpc._special_sig_key: SECRET_SIG, "value": '{"private_key": "k"}'}}}
+        rpc._special_sig_key: SECRET_SIG, "value": "AQVN-k"}}}
     secret_already = props | {"registry": props["registry"] | {"password": Secret("p")}}
     assert policy("registry-password-secret").remediate(args_for(IMAGE, secret_already, remediation=True)) \
         is None
@@ -142,10 +146,10 @@ def test_a_plain_registry_password_is_made_secret() -> None:
 def test_registry_roles_are_refused_on_a_folder_or_cloud(type_: str) -> None:
     scope = WIDE_GRANTS[type_]
     found = violations("registry-roles-on-registry",
-                       args_for(type_, {"role": "container-registry.images.puller"}, name="grant"))
-    assert found == [f"grant grants container-registry.images.puller on the whole {scope}, which opens "
+                       args_for(type_, {"role": "cloud-registry.artifacts.puller"}, name="grant"))
+    assert found == [f"grant grants cloud-registry.artifacts.puller on the whole {scope}, which opens "
                      "every registry in it. Fix: grant it on the registry "
-                     "(yandex.ContainerRegistryIamBinding)"]
+                     "(RegistryAccessBinding in components/identity.py)"]
     assert violations("registry-roles-on-registry", args_for(type_, {"role": "vpc.user"})) == []
 
 

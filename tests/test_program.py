@@ -100,10 +100,11 @@ def accounts(run: ProgramRun) -> dict[str, str]:
 
 def test_roles_are_granted_on_the_narrowest_scope(default_run: ProgramRun) -> None:
     account_id = default_run.outputs["serviceAccountId"]
-    assert accounts(default_run) == {"vllm-dev": account_id, "vllm-dev-push": fake_id(ACCOUNT, "vllm-dev-push")}
+    assert accounts(default_run) == {"vllm-dev": account_id,
+                                     "vllm-dev-push": fake_id(ACCOUNT, "vllm-dev-push")}
     pusher_id = accounts(default_run)["vllm-dev-push"]
     registry_id = default_run.outputs["registryId"]
-    registry_roles = {(b.inputs["roleId"], b.inputs["registryId"], b.inputs["subjectId"], b.inputs["subjectType"])
+    registry_roles = {tuple(b.inputs[k] for k in ("roleId", "registryId", "subjectId", "subjectType"))
                       for b in default_run.of_type(REGISTRY_BINDING)}
     assert registry_roles == {
         ("cloud-registry.artifacts.puller", registry_id, account_id, "serviceAccount"),
@@ -138,7 +139,8 @@ def test_each_api_key_can_only_push_or_only_pull_and_is_secret(default_run: Prog
 def test_image_is_built_for_amd64_and_pushed_with_the_push_key(default_run: ProgramRun) -> None:
     image = default_run.one(IMAGE)
     registry_id = default_run.outputs["registryId"]
-    assert image.inputs["imageName"] == f"registry.yandexcloud.net/{registry_id}/vllm:dev-qwen-qwen2.5-7b-instruct"
+    assert image.inputs["imageName"] == (f"registry.yandexcloud.net/{registry_id}/vllm:"
+                                         "dev-qwen-qwen2.5-7b-instruct")
     assert image.inputs["build"]["platform"] == "linux/amd64"
     assert image.inputs["build"]["context"] == "docker"
     assert image.inputs["build"]["dockerfile"] == "docker/Dockerfile"
@@ -309,10 +311,11 @@ def test_the_node_pulls_with_the_pull_only_key(default_run: ProgramRun) -> None:
     assert "content" in secret.additional_secret_outputs
     node = default_run.one(DYNAMIC_NODE)
     assert node.inputs["registryUsername"] == "api_key"
-    assert node.inputs["image"].startswith(f"registry.yandexcloud.net/{default_run.outputs['registryId']}/vllm@")
-    assert fake_api_key_secret("vllm-dev-push") not in json.dumps(
-        [r.inputs for r in default_run.registrations if r.type.startswith("pulumi-python:dynamic/datasphere:")],
-        default=repr)
+    registry_id = default_run.outputs["registryId"]
+    assert node.inputs["image"].startswith(f"registry.yandexcloud.net/{registry_id}/vllm@")
+    datasphere = [r.inputs for r in default_run.registrations
+                  if r.type.startswith("pulumi-python:dynamic/datasphere:")]
+    assert fake_api_key_secret("vllm-dev-push") not in json.dumps(datasphere, default=repr)
 
 
 def test_hugging_face_token_becomes_a_second_secret_never_plain() -> None:

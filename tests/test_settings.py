@@ -126,6 +126,25 @@ INVALID = [
     ({"pollIntervalSeconds": "0"}, "pollIntervalSeconds", "above 0 and at most 60"),
     ({"datasphereEndpoint": "http://datasphere.example"}, "datasphereEndpoint", "must be an https:// URL"),
     ({"nodeApiEndpoint": "ftp://127.0.0.1"}, "nodeApiEndpoint", "must be an https:// URL"),
+    ({"cloudRegistryEndpoint": "http://registry.example"}, "cloudRegistryEndpoint",
+     "must be an https:// URL"),
+    # Container Registry: read-only since 2026-11-10, switched off on 2026-12-14.
+    ({"vllmImage": "cr.yandex/crp0000000000000000/vllm-openai:v0.33.0"}, "vllmImage",
+     "is on Container Registry (cr.yandex), which is read-only since 2026-11-10 and switched off on "
+     "2026-12-14: nothing can be pushed there, and nodes will not pull from it. Fix: push the image to Cloud "
+     "Registry and set vllmImage to registry.yandexcloud.net/<registryId>/<image>:<tag>, or use "
+     "vllm/vllm-openai:v0.33.0"),
+    ({"registryId": "cr.yandex/crp0000000000000000"}, "registryId",
+     "is on Container Registry (cr.yandex), which is read-only since 2026-11-10 and switched off on "
+     "2026-12-14: nothing can be pushed there, and nodes will not pull from it. Fix: pulumi config rm "
+     "registryId (the stack creates a Cloud Registry), or set it to the id of a Cloud Registry"),
+    ({"registryId": "registry.yandexcloud.net/cn1abc"}, "registryId",
+     "is not a Cloud Registry id (lowercase letters and digits, no host or path). Fix: pulumi config set "
+     "registryId <id from `yc cloud-registry registry list`>"),
+    ({"cloudRegistryEndpoint": "https://cr.yandex"}, "cloudRegistryEndpoint",
+     "is on Container Registry (cr.yandex), which is read-only since 2026-11-10 and switched off on "
+     "2026-12-14: nothing can be pushed there, and nodes will not pull from it. Fix: pulumi config rm "
+     "cloudRegistryEndpoint (default https://registry.api.cloud.yandex.net)"),
 ]
 
 
@@ -156,6 +175,14 @@ def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allow
 def test_creating_a_folder_needs_the_cloud() -> None:
     with pytest.raises(ConfigError, match=r"needs yandex:cloudId\. Fix: pulumi config set yandex:cloudId"):
         parse(cloud_id=None)
+
+
+def test_a_registry_id_is_opaque_and_optional() -> None:
+    assert parse().registry_id is None
+    assert parse(registryId="").registry_id is None
+    assert parse(registryId="crp3u0dqkbhaqjp1r4fs").registry_id == "crp3u0dqkbhaqjp1r4fs"
+    assert parse(registryId="cn1a2b3c4d5e6f7g8h9j").registry_id == "cn1a2b3c4d5e6f7g8h9j"
+    assert parse().endpoints["cloudRegistryEndpoint"] == "https://registry.api.cloud.yandex.net"
 
 
 def test_a_digest_pinned_official_image_is_accepted() -> None:

@@ -46,7 +46,8 @@ class AccessBindingProvider(CloudProvider[ClientT]):
 
     @staticmethod
     def binding(props: dict[str, Any]) -> dict[str, Any]:
-        return {"roleId": props["roleId"], "subject": {"id": props["subjectId"], "type": props["subjectType"]}}
+        return {"roleId": props["roleId"],
+                "subject": {"id": props["subjectId"], "type": props["subjectType"]}}
 
     def _present(self, props: dict[str, Any]) -> bool:
         return any(b.get("roleId") == props["roleId"]

@@ -123,6 +123,7 @@ def token_source(config: Callable[[str], Any], environ: Mapping[str, str], endpo
     if environ.get("YC_IAM_TOKEN"):
         return TokenSource("iam", environ["YC_IAM_TOKEN"], endpoints, timing)
     raise CredentialsError(
-        "no Yandex Cloud credentials for the DataSphere and Cloud Registry APIs: set yandex:serviceAccountKeyFile or "
+        "no Yandex Cloud credentials for the DataSphere and Cloud Registry APIs: set "
+        "yandex:serviceAccountKeyFile or "
         "YC_SERVICE_ACCOUNT_KEY_FILE, yandex:token or YC_TOKEN, or YC_IAM_TOKEN"
     )

@@ -27,7 +27,8 @@ class CloudRegistryClient(ApiClient):
         """POST the registry; its unfinished operation has `metadata.registryId` from the start."""
         body = {"folderId": folder_id, "name": name, "kind": kind, "type": type_, "description": description,
                 "labels": dict(labels)}
-        return self.call("POST", self._url(""), f"registry {name} in folder {folder_id}", body, idempotent=True)
+        return self.call("POST", self._url(""), f"registry {name} in folder {folder_id}", body,
+                         idempotent=True)
 
     def get_registry(self, registry_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._url(f"/{registry_id}"), f"registry {registry_id}")

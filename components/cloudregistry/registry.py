@@ -4,8 +4,8 @@ The registry id is known from the create call's first answer (`metadata.registry
 create that fails while the operation runs deletes what it started: nothing is left behind.
 Name, labels and description change in place (with an update mask); a change of folder, kind
 or type is a new registry (the stack's own registry is always a local Docker one, so only a
-move to another folder does that in practice). A registry the stack did not create (config `registryId`) is never
-declared as this resource, so nothing here can delete it.
+move to another folder does that in practice). A registry the stack did not create (config
+`registryId`) is never declared as this resource, so nothing here can delete it.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
         try:
             self.client.force_delete_registry(registry_id)
         except ApiError as error:
-            return f"Deleting registry {registry_id} failed too ({error.code_name}): delete it in the console."
+            return (f"Deleting registry {registry_id} failed too ({error.code_name}): delete it in the "
+                    "console.")
         return f"Registry {registry_id} was deleted."
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

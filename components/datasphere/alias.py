@@ -19,8 +19,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.datasphere.api import alias_full_name
 from components.cloud.provider import diff_props, is_known, require_text
+from components.datasphere.api import alias_full_name
 from components.datasphere.provider import DatasphereProvider
 
 

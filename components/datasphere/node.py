@@ -41,7 +41,8 @@ IN_PLACE_FIELDS = {
     "zone": ["zoneInstanceCount", "zoneSubnetId"], "subnetId": ["zoneSubnetId"],
     "aclFolderIds": ["acl"],
 }
-REPLACE_FIELDS = ("projectId", "image", "registryUsername", "passwordSecretName", "port", "requestTimeoutSeconds",
+REPLACE_FIELDS = ("projectId", "image", "registryUsername", "passwordSecretName", "port",
+                  "requestTimeoutSeconds",
                   "idleTimeoutSeconds", "healthPath")
 # Provider-side settings: they change how create waits, not the node.
 LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes")
