@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import yaml
 
@@ -121,3 +122,16 @@ def test_dockerfile_runs_the_baked_command_with_no_arguments() -> None:
     assert "CMD" not in dockerfile
     assert "vllm-datasphere-serve --check" in dockerfile
     assert f"EXPOSE {platform.VLLM_PORT}" in dockerfile
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """A user's clone has only this repository: notes live in docs/, not in a folder beside it."""
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert tracked
+    outside = "/".join(("..", "shared"))  # spelled apart so that this file does not match itself
+    pointing = [name for name in tracked if (ROOT / name).is_file() and not name.startswith("tests/fixtures/")
+                and outside in (ROOT / name).read_text(errors="replace")]
+    assert pointing == []
+    for doc in ("docs/datasphere-api.md", "docs/cloud-registry-api.md"):
+        assert (ROOT / doc).is_file()
