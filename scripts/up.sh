@@ -9,7 +9,7 @@ stack="${1:-dev}"
 for tool in pulumi docker python3; do
   command -v "$tool" >/dev/null || { echo "up.sh: $tool is not installed (see README, Prerequisites)" >&2; exit 1; }
 done
-: "${PULUMI_CONFIG_PASSPHRASE:?set PULUMI_CONFIG_PASSPHRASE: it encrypts this stack's secrets in the local state}"
+: "${PULUMI_CONFIG_PASSPHRASE:?set PULUMI_CONFIG_PASSPHRASE: it encrypts the secrets of this stack in its state}"
 if [ -z "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}" ]; then
   echo "up.sh: set YC_TOKEN (e.g. \$(yc iam create-token)) or YC_SERVICE_ACCOUNT_KEY_FILE" >&2
   exit 1

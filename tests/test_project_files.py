@@ -111,8 +111,8 @@ def test_every_action_is_pinned_by_commit() -> None:
 
 def test_the_test_script_runs_every_linter() -> None:
     script = (ROOT / "scripts" / "test.sh").read_text()
-    for command in ("ruff check .", "hadolint docker/Dockerfile", "actionlint", "zizmor --offline",
-                    "python -m pytest"):
+    for command in ("ruff check .", "hadolint docker/Dockerfile", "shellcheck scripts/*.sh .ci/run",
+                    "actionlint", "zizmor --offline", "python -m pytest"):
         assert command in script
 
 
@@ -135,3 +135,11 @@ def test_nothing_points_outside_the_repository() -> None:
     assert pointing == []
     for doc in ("docs/datasphere-api.md", "docs/cloud-registry-api.md"):
         assert (ROOT / doc).is_file()
+
+
+def test_every_shell_script_parses() -> None:
+    scripts = [*sorted((ROOT / "scripts").glob("*.sh")), ROOT / ".ci" / "run"]
+    assert len(scripts) >= 5
+    for script in scripts:
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
