@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.http_json import ApiFailure
+
 if TYPE_CHECKING:
     from tests.fake_datasphere import FakeDatasphere
 
@@ -23,12 +25,6 @@ KINDS = ("MAVEN", "NPM", "DOCKER", "NUGET", "DEBIAN", "PYPI", "BINARY", "GO")
 TYPES = ("LOCAL", "REMOTE", "VIRTUAL", "TRANSITIONAL")
 NAME = re.compile(r"^[a-z][-a-z0-9]{1,61}[a-z0-9]$")
 UPDATABLE = ("name", "labels", "description")
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass
@@ -53,22 +49,20 @@ class FakeCloudRegistry:
         return registry_id
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
-        try:
-            key = headers.get("idempotency-key")
-            if method == "POST" and key and key in self.idempotent:
-                return 200, self.cloud._operation_view(self.cloud.operations[self.idempotent[key]])
-            path, _, query = path.partition("?")
-            params = dict(p.partition("=")[::2] for p in query.split("&") if p)
-            if path.startswith(API_KEYS):
-                answer = self._api_keys(method, path.removeprefix(API_KEYS).strip("/"), body or {})
-            else:
-                answer = self._registries(method, path.removeprefix(REGISTRY_API).strip("/"), body or {},
-                                          int(params.get("pageToken") or 0))
-            if method == "POST" and key and "done" in answer:
-                self.idempotent[key] = answer["id"]
-            return 200, answer
-        except Refused as refused:
-            return refused.status, {"code": refused.code, "message": refused.message, "details": []}
+        """One request; an `ApiFailure` raised here is answered by the fake cloud."""
+        key = headers.get("idempotency-key")
+        if method == "POST" and key and key in self.idempotent:
+            return 200, self.cloud._operation_view(self.cloud.operations[self.idempotent[key]])
+        path, _, query = path.partition("?")
+        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        if path.startswith(API_KEYS):
+            answer = self._api_keys(method, path.removeprefix(API_KEYS).strip("/"), body or {})
+        else:
+            answer = self._registries(method, path.removeprefix(REGISTRY_API).strip("/"), body or {},
+                                      int(params.get("pageToken") or 0))
+        if method == "POST" and key and "done" in answer:
+            self.idempotent[key] = answer["id"]
+        return 200, answer
 
     # --- registries --------------------------------------------------------------------------
     @staticmethod
@@ -80,7 +74,7 @@ class FakeCloudRegistry:
 
     def _find(self, registry_id: str) -> dict[str, Any]:
         if registry_id not in self.registries:
-            raise Refused(404, 5, f"registry {registry_id} not found")
+            raise ApiFailure(404, 5, f"registry {registry_id} not found")
         return self.registries[registry_id]
 
     def _registries(self, method: str, ident: str, body: dict[str, Any], page: int) -> dict[str, Any]:
@@ -95,27 +89,27 @@ class FakeCloudRegistry:
         if method == "PATCH":
             mask = (body.get("updateMask") or "").split(",")
             if not body.get("updateMask") or not set(mask) <= set(UPDATABLE):
-                raise Refused(400, 3, f"updateMask must list some of {', '.join(UPDATABLE)}")
+                raise ApiFailure(400, 3, f"updateMask must list some of {', '.join(UPDATABLE)}")
             for key in mask:
                 registry[key] = body.get(key)
             return self.cloud._operation("registry", "update registry", lambda: registry,
                                          {"registryId": ident})
         if method == "DELETE":
             if self.images.get(ident):
-                raise Refused(409, 9, f"registry {ident} is not empty")
+                raise ApiFailure(409, 9, f"registry {ident} is not empty")
             return self._delete(ident)
-        raise Refused(404, 5, f"no route {method} registries/{ident}")
+        raise ApiFailure(404, 5, f"no route {method} registries/{ident}")
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("folderId"):
-            raise Refused(400, 3, "folderId is required")
+            raise ApiFailure(400, 3, "folderId is required")
         if body.get("kind") not in KINDS or body.get("type") not in TYPES[:3]:
-            raise Refused(400, 3, f"bad kind {body.get('kind')!r} or type {body.get('type')!r}")
+            raise ApiFailure(400, 3, f"bad kind {body.get('kind')!r} or type {body.get('type')!r}")
         if body.get("name") and not NAME.match(body["name"]):
-            raise Refused(400, 3, f"bad registry name {body['name']!r}")
+            raise ApiFailure(400, 3, f"bad registry name {body['name']!r}")
         if any(r["folderId"] == body["folderId"] and r["name"] == body.get("name") and body.get("name")
                for r in self.registries.values()):
-            raise Refused(409, 6, f"registry {body['name']} already exists")
+            raise ApiFailure(409, 6, f"registry {body['name']} already exists")
         registry_id = self.cloud._new_id("cn1")
         registry = self.registries[registry_id] = self._registry(registry_id, body, "CREATING")
 
@@ -154,17 +148,17 @@ class FakeCloudRegistry:
                     bindings.append(binding)
                 elif delta["action"] == "REMOVE":
                     if binding not in bindings:
-                        raise Refused(404, 5, "access binding not found")
+                        raise ApiFailure(404, 5, "access binding not found")
                     bindings.remove(binding)
             return self.cloud._operation("access", "update access bindings", dict,
                                          {"registryId": registry_id})
-        raise Refused(404, 5, f"no route {method} registries/{registry_id}:{verb}")
+        raise ApiFailure(404, 5, f"no route {method} registries/{registry_id}:{verb}")
 
     # --- IAM API keys ------------------------------------------------------------------------
     def _api_keys(self, method: str, ident: str, body: dict[str, Any]) -> dict[str, Any]:
         if method == "POST" and not ident:
             if not body.get("serviceAccountId") or not body.get("scopes"):
-                raise Refused(400, 3, "serviceAccountId and scopes are required")
+                raise ApiFailure(400, 3, "serviceAccountId and scopes are required")
             key_id = self.cloud._new_id("aje")
             key = {"id": key_id, "serviceAccountId": body["serviceAccountId"],
                    "createdAt": "2026-11-29T00:00:00Z", "description": body.get("description", ""),
@@ -173,10 +167,10 @@ class FakeCloudRegistry:
             secret = self.secrets_shown[key_id] = f"AQVN-fake-api-key-secret-{key_id}"
             return {"apiKey": key, "secret": secret}
         if ident not in self.api_keys:
-            raise Refused(404, 5, f"API key {ident} not found")
+            raise ApiFailure(404, 5, f"API key {ident} not found")
         if method == "GET":
             return self.api_keys[ident]
         if method == "DELETE":
             return self.cloud._operation("apikey", "delete API key",
                                          lambda: self.cloud._drop(self.api_keys, ident), {"apiKeyId": ident})
-        raise Refused(404, 5, f"no route {method} apiKeys/{ident}")
+        raise ApiFailure(404, 5, f"no route {method} apiKeys/{ident}")

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_cloud_registry import FakeCloudRegistry
-from tests.http_json import send_json
+from tests.http_json import ApiFailure, send_json
 
 IAM_TOKEN = "t1.fake-iam-token-9f3e"
 OAUTH_TOKEN = "y0_fake-oauth-token-1c2d"
@@ -50,12 +50,6 @@ class Operation:
     error: dict[str, Any] | None = None
     done: bool = False
     response: dict[str, Any] | None = None
-
-
-class ApiFailure(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass

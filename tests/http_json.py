@@ -1,4 +1,4 @@
-"""The one way the fake servers answer with JSON."""
+"""The one way the fake servers answer with JSON, and the error they answer with."""
 
 from __future__ import annotations
 
@@ -18,3 +18,11 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any,
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(data)
+
+
+class ApiFailure(Exception):
+    """Raised by a fake cloud handler: answered as `{code, message, details}` with this HTTP status."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
