@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from components.cloud import http
 from components.cloud.credentials import CredentialsError, token_source
-from components.cloud.http import ApiError, Endpoints, OperationFailed, Timing
+from components.cloud.http import ApiClient, ApiError, Endpoints, HttpAnswer, NotSent, OperationFailed, Timing
 from components.datasphere.api import DatasphereClient
 from tests.fake_datasphere import API, IAM_TOKEN, OAUTH_TOKEN, FakeDatasphere
 from tests.keys import make_key
@@ -175,3 +177,46 @@ def test_oauth_token_is_exchanged_and_an_iam_token_used_as_is(fake: FakeDatasphe
 def test_no_credentials_is_a_clear_error(fake: FakeDatasphere) -> None:
     with pytest.raises(CredentialsError, match="yandex:serviceAccountKeyFile or YC_SERVICE_ACCOUNT_KEY_FILE"):
         source_for(fake, {}, {})
+
+
+# --- the shared client's retry rules for connection failures -------------------------------------
+
+def flaky_send(failures: list[ConnectionError], sent: list[dict]):
+    """`send` that fails with `failures` first, then answers a finished operation."""
+    def send(method, url, headers, body, timeout):
+        sent.append(dict(headers))
+        if failures:
+            raise failures.pop(0)
+        return HttpAnswer(200, {"id": "op1", "done": True, "response": {"id": "x"}}, "")
+    return send
+
+
+@pytest.mark.parametrize(("failure", "idempotent", "attempts"), [
+    (NotSent("refused"), False, 2),          # never reached the service: safe to send again
+    (ConnectionError("timed out"), False, 1),  # may have been carried out: not sent again
+    (ConnectionError("timed out"), True, 2),   # the same Idempotency-Key makes a repeat safe
+])
+def test_a_post_is_repeated_after_a_connection_failure_only_when_that_is_safe(
+        monkeypatch: pytest.MonkeyPatch, failure: ConnectionError, idempotent: bool, attempts: int) -> None:
+    sent: list[dict] = []
+    monkeypatch.setattr(http, "send", flaky_send([failure], sent))
+    time = VirtualTime()
+    client = ApiClient(Endpoints(), lambda: IAM_TOKEN,
+                       Timing(poll_interval=8.0, sleep=time.sleep, clock=time.clock, jitter=lambda: 1.0))
+    if attempts == 1:
+        with pytest.raises(ApiError, match=r"UNAVAILABLE .*timed out \(not sent again: it may have been"):
+            client.call("POST", "https://api.example/things", "thing t", {}, idempotent=idempotent)
+    else:
+        assert client.call("POST", "https://api.example/things", "thing t", {}, idempotent=idempotent)["done"]
+    assert len(sent) == attempts
+    keys = {h.get("Idempotency-Key") for h in sent}
+    assert len(keys) == 1
+    assert (None not in keys) is idempotent
+
+
+def test_a_refused_connection_is_told_apart() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago, and nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(NotSent, match="Connection refused"):
+        http.send("GET", f"http://127.0.0.1:{port}/x", {}, None, 1.0)

@@ -90,6 +90,10 @@ class OperationFailed(ApiError):
     """An operation that finished with `error`."""
 
 
+class NotSent(ConnectionError):
+    """The connection was refused: the request never reached the service, so any call may be repeated."""
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     status: int
@@ -107,7 +111,7 @@ def _decode(raw: bytes) -> tuple[Any, str]:
 
 def send(method: str, url: str, headers: Mapping[str, str], body: Any | None,
          timeout: float) -> HttpAnswer:
-    """One HTTP exchange; connection failures raise `ConnectionError`."""
+    """One HTTP exchange; connection failures raise `ConnectionError` (`NotSent` when refused)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - URLs from config
                                      headers={"Content-Type": "application/json", **headers})
@@ -119,7 +123,9 @@ def send(method: str, url: str, headers: Mapping[str, str], body: Any | None,
         parsed, text = _decode(error.read())
         return HttpAnswer(error.code, parsed, text)
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise ConnectionError(f"{method} {url.split('?')[0]}: {getattr(error, 'reason', error)}") from None
+        reason = getattr(error, "reason", error)
+        failure = NotSent if isinstance(reason, ConnectionRefusedError) else ConnectionError
+        raise failure(f"{method} {url.split('?')[0]}: {reason}") from None
 
 
 @dataclass
@@ -136,9 +142,9 @@ class ApiClient:
              headers: Mapping[str, str] | None = None, *, idempotent: bool = False) -> Any:
         """A call with retries for 429/5xx and connection errors, within a deadline.
 
-        A POST is sent again only when the server did not act on it (429, 503), unless it is
-        `idempotent`: then it carries one Idempotency-Key on every attempt, and the API answers
-        a repeat with the operation the first attempt started.
+        A POST is sent again only when the server did not act on it (429, 503, a refused
+        connection), unless it is `idempotent`: then it carries one Idempotency-Key on every
+        attempt, and the API answers a repeat with the operation the first attempt started.
         """
         deadline = self.timing.clock() + self.timing.retry_deadline
         extra = dict(headers or {})
@@ -151,6 +157,9 @@ class ApiClient:
                 answer = send(method, url, {"Authorization": f"Bearer {self.token()}", **extra},
                               body, self.timing.request_timeout)
             except ConnectionError as error:
+                if method == "POST" and not idempotent and not isinstance(error, NotSent):
+                    raise ApiError(None, 14, f"{error} (not sent again: it may have been carried out)",
+                                   resource, self.hints) from None
                 if self.timing.clock() >= deadline:
                     raise ApiError(None, 14, str(error), resource, self.hints) from None
             else:

@@ -42,8 +42,7 @@ IN_PLACE_FIELDS = {
     "aclFolderIds": ["acl"],
 }
 REPLACE_FIELDS = ("projectId", "image", "registryUsername", "passwordSecretName", "port",
-                  "requestTimeoutSeconds",
-                  "idleTimeoutSeconds", "healthPath")
+                  "requestTimeoutSeconds", "idleTimeoutSeconds", "healthPath")
 # Provider-side settings: they change how create waits, not the node.
 LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes")
 LIKELY_CAUSES = (
@@ -122,8 +121,8 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
 class NodeProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", "folderId", "name", "image", "registryUsername",
-                                       "passwordSecretName",
-                                       "instanceSpec", "zone", "subnetId", "servedModelName", "healthPath"])
+                                       "passwordSecretName", "instanceSpec", "zone", "subnetId",
+                                       "servedModelName", "healthPath"])
         image = news.get("image")
         if is_known(image) and isinstance(image, str) and "@sha256:" not in image:
             failures.append(CheckFailure("image", f"image {image!r} must be pinned by digest "
