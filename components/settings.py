@@ -7,6 +7,7 @@ so it runs (and is tested) before anything is created.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
@@ -47,18 +48,28 @@ RETIRED_CONTAINER_REGISTRY = (
     "switched off on 2026-12-14: nothing can be pushed there, and nodes will not pull from it."
 )
 
-# Flags the stack sets itself; letting extraVllmArgs repeat them would silently override
-# what the config (or the DataSphere node) relies on.
+# Where a user finds each id the config takes.
+ID_SOURCES = {
+    "yandex:cloudId": "`yc resource-manager cloud list`",
+    "folderId": "`yc resource-manager folder list`",
+    "subnetId": "`yc vpc subnet list`",
+    "datasphereProjectId": "the DataSphere project page",
+}
+# The ids Pulumi.dev.yaml ships as examples: valid in form, so refused by name.
+PLACEHOLDER_IDS = frozenset({"b1gexamplecloud00000", "bt1exampleproject000"})
+
+# Flags the stack sets itself, and what to do instead; letting extraVllmArgs repeat them would
+# silently override what the config (or the DataSphere node) relies on.
 MANAGED_FLAGS: dict[str, str] = {
-    "--model": "model",
-    "--served-model-name": "servedModelName",
-    "--quantization": "quantization",
-    "--dtype": "dtype",
-    "--max-model-len": "maxModelLen",
-    "--gpu-memory-utilization": "gpuMemoryUtilization",
-    "--tensor-parallel-size": "instanceSpec (it follows the GPU count)",
-    "--host": "nothing: the node's endpoint needs 0.0.0.0",
-    "--port": "nothing: the node's endpoint is port 8000",
+    "--model": "set it with pulumi config set model <id>",
+    "--served-model-name": "set it with pulumi config set servedModelName <name>",
+    "--quantization": "set it with pulumi config set quantization <method>",
+    "--dtype": "set it with pulumi config set dtype <precision>",
+    "--max-model-len": "set it with pulumi config set maxModelLen <tokens>",
+    "--gpu-memory-utilization": "set it with pulumi config set gpuMemoryUtilization <fraction>",
+    "--tensor-parallel-size": "it follows the GPU count: pulumi config set instanceSpec <spec>",
+    "--host": "remove it: the node's endpoint needs the server on 0.0.0.0",
+    "--port": "remove it: the node's endpoint calls port 8000",
 }
 
 
@@ -74,7 +85,8 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{NAMESPACE}:{self.key} = {self.value!r}: {self.message}"
+        key = self.key if ":" in self.key else f"{NAMESPACE}:{self.key}"
+        return f"{key} = {self.value!r}: {self.message}"
 
 
 class ConfigError(pulumi.RunError):
@@ -149,7 +161,7 @@ class _Parser:
         return value
 
     def number(self, key: str, convert: Callable[[str], T], valid: Callable[[T], bool],
-               allowed: str, default: T) -> T:
+               allowed: str, default: T, example: str) -> T:
         value = self.text(key)
         if value is None:
             return default
@@ -158,7 +170,7 @@ class _Parser:
         except ValueError:
             number = None
         if number is None or not valid(number):
-            self.fail(key, value, f"must be {allowed}")
+            self.fail(key, value, f"must be {allowed}. Fix: pulumi config set {key} {example}")
             return default
         return number
 
@@ -174,16 +186,21 @@ class _Parser:
     def one_of(self, key: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(key) or default
         if value not in allowed:
-            self.fail(key, value, f"is not one of: {', '.join(allowed)}")
+            closest = difflib.get_close_matches(value.lower(), allowed, n=1, cutoff=0.5)
+            self.fail(key, value, f"is not one of: {', '.join(allowed)}. "
+                      f"Fix: pulumi config set {key} {(closest or [default])[0]}")
             return default
         return value
 
-    def cloud_id(self, key: str, required_hint: str | None = None) -> str | None:
-        value = self.required(key, required_hint) if required_hint else self.text(key)
+    def cloud_id(self, key: str, required: bool = False) -> str | None:
+        """An id of the cloud (`ID_SOURCES` says where a user finds it); an example id is refused."""
+        fix = f"pulumi config set {key} <id from {ID_SOURCES[key]}>"
+        value = self.required(key, f"<id from {ID_SOURCES[key]}>") if required else self.text(key)
         if value and not _CLOUD_ID.match(value):
-            self.fail(key, value, "is not a Yandex Cloud ID (20 characters: a lowercase letter, "
-                      "then lowercase letters and digits). Copy it from `yc resource-manager "
-                      "folder list`, `yc vpc subnet list` or the DataSphere project page")
+            self.fail(key, value, "is not a Yandex Cloud ID (20 characters: a lowercase letter, then "
+                      f"lowercase letters and digits). Fix: {fix}")
+        elif value in PLACEHOLDER_IDS:
+            self.fail(key, value, f"is the example id from Pulumi.dev.yaml, not yours. Fix: {fix}")
         return value
 
 
@@ -202,7 +219,7 @@ def _parse_string_list(parser: _Parser, key: str) -> tuple[str, ...]:
     for item in items:
         flag = item.split("=", 1)[0]
         if flag in MANAGED_FLAGS:
-            parser.fail(key, item, f"sets {flag}, which the stack manages; use {MANAGED_FLAGS[flag]}")
+            parser.fail(key, item, f"sets {flag}, which the stack manages. Fix: {MANAGED_FLAGS[flag]}")
     return tuple(items)
 
 
@@ -214,12 +231,12 @@ def _check_image(parser: _Parser, image: str, configuration: platform.Configurat
         return
     match = _IMAGE_REF.match(image)
     if not match or not (match["tag"] or match["digest"]):
-        parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest, e.g. "
-                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest. Fix: pulumi "
+                    f"config set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
         return
     if match["tag"] == "latest" and not match["digest"]:
-        parser.fail("vllmImage", image, "`latest` moves under you; pin a release tag such as "
-                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        parser.fail("vllmImage", image, "`latest` moves under you; pin a release tag. Fix: pulumi config "
+                    f"set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
         return
     release = _RELEASE_TAG.match(match["tag"] or "")
     if (
@@ -230,8 +247,8 @@ def _check_image(parser: _Parser, image: str, configuration: platform.Configurat
         >= platform.FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA
     ):
         parser.fail("vllmImage", image, "official vLLM images from v0.9.0 on have no kernels for "
-                    "V100 (compute capability 7.0). Fix: use a g2.* configuration, or set vllmImage "
-                    "to an image built for sm_70 (CUDA 12.6 or older)")
+                    "V100 (compute capability 7.0). Fix: pulumi config set instanceSpec g2.1 (an A100), or "
+                    "set vllmImage to an image built for sm_70 (CUDA 12.6 or older)")
 
 
 def _check_precision(parser: _Parser, settings: Settings, configuration: platform.Configuration) -> None:
@@ -243,7 +260,8 @@ def _check_precision(parser: _Parser, settings: Settings, configuration: platfor
         have = configuration.compute_capability or (0, 0)
         parser.fail("quantization", settings.quantization,
                     f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
-                    f"has {have[0]}.{have[1]}. Fix: use a g2.* configuration or another method")
+                    f"has {have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or pick "
+                    "another method")
 
 
 def configuration_problems(settings: Settings,
@@ -253,6 +271,21 @@ def configuration_problems(settings: Settings,
     _check_image(parser, settings.vllm_image, configuration)
     _check_precision(parser, settings, configuration)
     return parser.problems
+
+
+def _check_keys(parser: _Parser) -> None:
+    """A key this stack does not read would be ignored silently: a misspelling deploys the default."""
+    for key in parser.raw:
+        if key in CONFIG_KEYS:
+            continue
+        same_but_case = [known for known in CONFIG_KEYS if known.lower() == key.lower()]
+        guesses = same_but_case or difflib.get_close_matches(key, CONFIG_KEYS, 1)
+        if guesses:
+            hint = (f"Did you mean {guesses[0]}? Fix: pulumi config rm {key} && "
+                    f"pulumi config set {guesses[0]} <value>")
+        else:
+            hint = f"Fix: pulumi config rm {key} (the settings are listed in Pulumi.yaml)"
+        parser.fail(key, parser.raw[key], f"is not a setting of this stack, so it would be ignored. {hint}")
 
 
 def _parse_registry_id(parser: _Parser) -> str | None:
@@ -274,11 +307,12 @@ def _check_network(parser: _Parser, cidr: str) -> None:
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError:
-        parser.fail("subnetCidr", cidr, "is not an IPv4 network such as 10.130.0.0/24")
+        parser.fail("subnetCidr", cidr, "is not an IPv4 network. Fix: pulumi config set subnetCidr "
+                    "10.130.0.0/24")
         return
     if not network.is_private or not 16 <= network.prefixlen <= 28:
-        parser.fail("subnetCidr", cidr, "must be a private range (RFC 1918) from /16 to /28, "
-                    "e.g. 10.130.0.0/24")
+        parser.fail("subnetCidr", cidr, "must be a private range (RFC 1918) from /16 to /28. Fix: pulumi "
+                    "config set subnetCidr 10.130.0.0/24")
 
 
 def _parse_endpoints(parser: _Parser) -> dict[str, str]:
@@ -289,7 +323,8 @@ def _parse_endpoints(parser: _Parser) -> dict[str, str]:
             parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} "
                         f"(default {default})")
         elif not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
-            parser.fail(key, url, f"must be an https:// URL (http:// only on loopback), e.g. {default}")
+            parser.fail(key, url, f"must be an https:// URL (http:// only on loopback). Fix: pulumi config "
+                        f"rm {key} (default {default})")
         endpoints[key] = url.rstrip("/")
     return endpoints
 
@@ -298,24 +333,31 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
                    hugging_face_token: pulumi.Output[str] | None = None) -> Settings:
     """Validate raw config strings (`Pulumi.yaml` defaults already applied) into `Settings`."""
     p = _Parser(raw)
+    _check_keys(p)
     model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
     if model and not _HF_MODEL_ID.match(model):
-        p.fail("model", model, "is not a Hugging Face model id such as Qwen/Qwen2.5-7B-Instruct")
+        p.fail("model", model, "is not a Hugging Face model id (organization/name). Fix: pulumi config set "
+               "model Qwen/Qwen2.5-7B-Instruct (or the id on the model's Hub page)")
     served = p.text("servedModelName") or model
     if re.search(r"\s", served):
-        p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`")
+        p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`. Fix: "
+               f"pulumi config set servedModelName {'-'.join(served.split())}")
 
-    instance_spec = p.one_of("instanceSpec", tuple(platform.CONFIGURATIONS), "g2.1")
+    spec = p.text("instanceSpec") or "g2.1"
+    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
+        p.fail("instanceSpec", spec, "is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config "
+               "set instanceSpec g2.1 (or another GPU configuration: "
+               f"{', '.join(platform.GPU_CONFIGURATIONS)})")
+        instance_spec = "g2.1"
+    else:
+        instance_spec = p.one_of("instanceSpec", platform.GPU_CONFIGURATIONS, "g2.1")
     configuration = platform.CONFIGURATIONS[instance_spec]
-    if not configuration.has_gpu:
-        p.fail("instanceSpec", instance_spec, "is a CPU configuration; the vLLM image needs a GPU. "
-               f"Allowed: {', '.join(platform.GPU_CONFIGURATIONS)}")
-        configuration = platform.CONFIGURATIONS["g2.1"]
 
     quantization = p.text("quantization")
     if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
         p.fail("quantization", quantization,
-               f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}")
+               f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
+               "quantization fp8 (or pulumi config rm quantization for none)")
         quantization = None
     dtype = p.one_of("dtype", platform.DTYPES, "auto")
     if dtype == "auto" and not configuration.supports_bfloat16:
@@ -330,53 +372,55 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
     if not folder_id:
         if not _RESOURCE_NAME.match(folder_name):
             p.fail("folderName", folder_name, "must be 1-63 lowercase letters, digits and hyphens, "
-                   "starting with a letter")
+                   f"starting with a letter. Fix: pulumi config set folderName vllm-{stack_slug(stack)}")
         if not cloud_id:
-            p.fail("folderId", None, "is unset, so a folder will be created, which needs "
-                   "yandex:cloudId. Fix: pulumi config set yandex:cloudId <cloud id>, or "
-                   "pulumi config set folderId <existing folder id>")
+            p.fail("folderId", None, "is unset, so a folder will be created, which needs yandex:cloudId. "
+                   f"Fix: pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>, "
+                   f"or pulumi config set folderId <id from {ID_SOURCES['folderId']}>")
+        elif cloud_id in PLACEHOLDER_IDS:
+            p.fail("yandex:cloudId", cloud_id, "is the example id from Pulumi.dev.yaml, not yours. Fix: "
+                   f"pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>")
 
     settings = Settings(
         model=model,
         served_model_name=served,
         model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
-                                      "a number of billions of parameters above 0, e.g. 7.6", 0.0)
-        or None,
+                                      "a number of billions of parameters above 0", 0.0, "7.6") or None,
         quantization=quantization,
         dtype=dtype,
         max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
-                               "a whole number of tokens, e.g. 8192 (0: the model's own)", 0) or None,
+                               "a whole number of tokens (0: the model's own)", 0, "8192") or None,
         gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
-                                        "a fraction above 0 and at most 1, e.g. 0.9", 0.9),
+                                        "a fraction above 0 and at most 1", 0.9, "0.9"),
         extra_vllm_args=_parse_string_list(p, "extraVllmArgs"),
         vllm_image=p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE,
         instance_spec=configuration.name,
         zone=p.one_of("zone", platform.ZONES, platform.ZONES[0]),
         instance_count=p.number("instanceCount", int, lambda n: n >= 1,
-                                "a whole number of instances, at least 1", 1),
+                                "a whole number of instances, at least 1", 1, "1"),
         folder_id=folder_id,
         folder_name=folder_name,
         subnet_id=p.cloud_id("subnetId"),
         subnet_cidr=p.text("subnetCidr") or "10.130.0.0/24",
         registry_id=_parse_registry_id(p),
-        datasphere_project_id=p.cloud_id("datasphereProjectId", "<project id from DataSphere>") or "",
+        datasphere_project_id=p.cloud_id("datasphereProjectId", required=True) or "",
         cloud_id=cloud_id,
         request_timeout_seconds=p.number("requestTimeoutSeconds", int, lambda n: 1 <= n <= 3600,
-                                         "a whole number of seconds from 1 to 3600", 180),
+                                         "a whole number of seconds from 1 to 3600", 180, "180"),
         ready_timeout_minutes=p.number("readyTimeoutMinutes", float, lambda n: n > 0,
-                                       "a number of minutes above 0, e.g. 30 or 0.5", 30.0),
+                                       "a number of minutes above 0 (fractions allowed)", 30.0, "30"),
         max_units_per_hour=p.number("maxUnitsPerHour", int, lambda n: n >= 0,
-                                    "a whole number of compute units per hour (0: no cap)", 0),
+                                    "a whole number of compute units per hour (0: no cap)", 0, "20"),
         alias_name=p.text("aliasName") or f"vllm-{stack_slug(stack)}",
         poll_interval_seconds=p.number("pollIntervalSeconds", float, lambda n: 0 < n <= 60,
-                                       "a number of seconds above 0 and at most 60", 10.0),
+                                       "a number of seconds above 0 and at most 60", 10.0, "10"),
         endpoints=_parse_endpoints(p),
         client_service_account=p.boolean("clientServiceAccount", default=False),
         hugging_face_token=hugging_face_token,
     )
     if not _RESOURCE_NAME.match(settings.alias_name):
         p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
-               "starting with a letter")
+               f"starting with a letter. Fix: pulumi config set aliasName vllm-{stack_slug(stack)}")
     p.problems.extend(configuration_problems(settings, configuration))
     _check_network(p, settings.subnet_cidr)
     if p.problems:

@@ -1,28 +1,51 @@
 #!/usr/bin/env bash
-# Prepare everything and deploy the stack, by default with the local state backend (no Pulumi Cloud account):
-# a virtualenv with the pinned dependencies, the Yandex provider plugin, the stack, then `pulumi up`.
-# Needs the Pulumi CLI, Docker, Yandex credentials (YC_TOKEN or YC_SERVICE_ACCOUNT_KEY_FILE)
-# and PULUMI_CONFIG_PASSPHRASE, which encrypts the stack's secrets.
+# Set up and deploy a stack (default: dev): check every prerequisite at once and list what is missing,
+# install the pinned dependencies and the Yandex provider plugin, create the stack, refuse the example
+# ids, then `pulumi up`. State goes to PULUMI_BACKEND_URL when set (a team bucket, README "State"),
+# else to .pulumi-state/ here; either way for this run only: the saved `pulumi login` is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack="${1:-dev}"
-for tool in pulumi docker python3; do
-  command -v "$tool" >/dev/null || { echo "up.sh: $tool is not installed (see README, Prerequisites)" >&2; exit 1; }
-done
-: "${PULUMI_CONFIG_PASSPHRASE:?set PULUMI_CONFIG_PASSPHRASE: it encrypts the secrets of this stack in its state}"
-if [ -z "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}" ]; then
-  echo "up.sh: set YC_TOKEN (e.g. \$(yc iam create-token)) or YC_SERVICE_ACCOUNT_KEY_FILE" >&2
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
+
+missing=()
+command -v python3 >/dev/null || missing+=("install Python 3.11 or newer")
+command -v pulumi >/dev/null || missing+=("install the Pulumi CLI 3.120 or newer: https://www.pulumi.com/docs/install/")
+if ! command -v docker >/dev/null; then
+  missing+=("install Docker (it builds the linux/amd64 image): https://docs.docker.com/engine/install/")
+elif ! docker info >/dev/null 2>&1; then
+  missing+=("start the Docker daemon: \`docker info\` gets no answer")
+fi
+[ -n "${PULUMI_CONFIG_PASSPHRASE:-}" ] \
+  || missing+=("set PULUMI_CONFIG_PASSPHRASE: it encrypts the secrets of the stack in its state (keep it safe)")
+[ -n "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}${YC_IAM_TOKEN:-}" ] \
+  || missing+=("set YC_TOKEN=\$(yc iam create-token), or YC_SERVICE_ACCOUNT_KEY_FILE=<authorized key JSON>")
+
+stack_file="Pulumi.$stack.yaml"
+set_first=()
+needs_id() {  # the example id in Pulumi.dev.yaml, the key, what to set, where to find it
+  if [ ! -f "$stack_file" ] || grep -q "$1" "$stack_file"; then
+    set_first+=("pulumi config set --stack $stack $2 $3   # $4")
+  fi
+}
+needs_id b1gexamplecloud00000 yandex:cloudId "<cloud id>" "yc resource-manager cloud list"
+needs_id bt1exampleproject000 datasphereProjectId "<project id>" "the DataSphere project page"
+
+if ((${#missing[@]} + ${#set_first[@]})); then
+  echo "up.sh: nothing was deployed. To do first:" >&2
+  for item in "${missing[@]}"; do echo "  - $item" >&2; done
+  if ((${#set_first[@]})); then
+    echo "  - set your own ids in $stack_file (the stack's state is at $PULUMI_BACKEND_URL):" >&2
+    echo "      export PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL" >&2
+    echo "      pulumi stack select --create $stack" >&2
+    for line in "${set_first[@]}"; do echo "      $line" >&2; done
+  fi
   exit 1
 fi
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 bash scripts/install-plugin.sh
-# State: PULUMI_BACKEND_URL when set (a team bucket, README "State for teams"), else local files.
-if [ -n "${PULUMI_BACKEND_URL:-}" ]; then
-  pulumi login "$PULUMI_BACKEND_URL"
-else
-  mkdir -p .pulumi-state
-  pulumi login "file://$PWD/.pulumi-state"
-fi
+case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
 pulumi stack select --create "$stack"
 pulumi up --stack "$stack"

@@ -142,7 +142,8 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_cpu_configurations_are_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError, match=r"instanceSpec = 'c1.8': is a CPU configuration; the vLLM "
-                                          r"image needs a GPU. Allowed: g1.1, g1.2"):
+                                          r"image needs a GPU. Fix: pulumi config set instanceSpec g2.1 \(or "
+                                          r"another GPU configuration: g1.1, g1.2"):
         settings(QWEN, instanceSpec="c1.8")
 
 

@@ -6,10 +6,11 @@ import json
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from components import platform
-from components.settings import CONFIG_KEYS, parse_settings
+from components.settings import CONFIG_KEYS, ConfigError, parse_settings
 from tests.program import ROOT, project_defaults
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -60,17 +61,28 @@ def test_defaults_agree_with_the_model_and_the_platform_table() -> None:
     assert f"ARG VLLM_IMAGE={platform.DEFAULT_VLLM_IMAGE}\n" in dockerfile
 
 
-def test_example_stack_is_valid_config() -> None:
+def test_example_stack_is_valid_but_for_the_ids_a_user_must_set() -> None:
     stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     merged = project_defaults() | {
         key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.items()
     }
     raw = {key.split(":", 1)[1]: value for key, value in merged.items()
            if key.startswith("vllm-datasphere:")}
-    settings = parse_settings(raw, stack="dev", cloud_id=stack["yandex:cloudId"])
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw, stack="dev", cloud_id=stack["yandex:cloudId"])
+    fixes = [p.message.split("Fix: ", 1)[1] for p in error.value.problems]
+    assert fixes == ["pulumi config set yandex:cloudId <id from `yc resource-manager cloud list`>",
+                     "pulumi config set datasphereProjectId <id from the DataSphere project page>"]
+    yours = {"datasphereProjectId": "bt1yourproject000000"}
+    settings = parse_settings(raw | yours, stack="dev", cloud_id="b1gyourcloud00000000")
     assert settings.instance_spec == "g2.1"
     assert settings.max_model_len == 16384
     assert settings.extra_vllm_args == ("--enable-prefix-caching",)
+    # The README says the same right under its two commands, as up.sh does (tests/test_up_script.py).
+    first = README.split("```bash\n", 2)[2].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first if "config set" in line] == [
+        f"pulumi config set --stack dev {fix.split(' ')[3]} <{'cloud id' if 'cloudId' in fix else 'project id'}>"
+        for fix in fixes]
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:
@@ -81,13 +93,6 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line.strip() and not line.startswith("#")]
     assert ci[-1] == "exec bash scripts/test.sh"
-
-
-def test_up_script_uses_the_team_backend_or_the_local_one() -> None:
-    script = (ROOT / "scripts" / "up.sh").read_text()
-    assert 'pulumi login "$PULUMI_BACKEND_URL"' in script
-    assert 'pulumi login "file://$PWD/.pulumi-state"' in script
-    assert "pulumi up" in script
 
 
 def test_dependencies_are_pinned_exactly() -> None:

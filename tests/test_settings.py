@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components import platform
@@ -15,6 +17,8 @@ CLOUD = "b1gcloud000000000000"
 
 
 def parse(stack: str = "dev", cloud_id: str | None = CLOUD, **raw: str | None) -> Settings:
+    if "yandex:cloudId" in raw:
+        cloud_id = raw.pop("yandex:cloudId")
     return parse_settings(VALID | raw, stack=stack, cloud_id=cloud_id)
 
 
@@ -96,16 +100,30 @@ INVALID = [
     ({"gpuMemoryUtilization": "lots"}, "gpuMemoryUtilization", "must be a fraction above 0"),
     ({"extraVllmArgs": "--enable-prefix-caching"}, "extraVllmArgs", "must be a list of strings"),
     ({"extraVllmArgs": "[1, 2]"}, "extraVllmArgs", "must be a list of strings"),
-    ({"extraVllmArgs": '["--port=9000"]'}, "extraVllmArgs", "sets --port, which the stack manages"),
+    ({"extraVllmArgs": '["--port=9000"]'}, "extraVllmArgs",
+     "sets --port, which the stack manages. Fix: remove it: the node's endpoint calls port 8000"),
     ({"extraVllmArgs": '["--tensor-parallel-size", "2"]'}, "extraVllmArgs",
-     "sets --tensor-parallel-size, which the stack manages; use instanceSpec"),
+     "sets --tensor-parallel-size, which the stack manages. Fix: it follows the GPU count: pulumi config set "
+     "instanceSpec <spec>"),
     ({"vllmImage": "vllm/vllm-openai"}, "vllmImage", "must be an image pinned by a release tag or a digest"),
     ({"vllmImage": "vllm/vllm-openai:latest"}, "vllmImage", "`latest` moves under you"),
     ({"vllmImage": "Not An Image"}, "vllmImage", "must be an image pinned"),
     ({"instanceSpec": "g1.1"}, "vllmImage", "official vLLM images from v0.9.0 on have no kernels for V100"),
-    ({"instanceSpec": "g3.1"}, "instanceSpec", "is not one of: c1.4"),
+    ({"instanceSpec": "g3.1"}, "instanceSpec", "is not one of: g1.1, g1.2, g1.4, g2.mig, g2.1, g2.2, g2.4, "
+     "g2.8. Fix: pulumi config set instanceSpec g2.1"),
     ({"instanceSpec": "c1.8"}, "instanceSpec", "is a CPU configuration; the vLLM image needs a GPU"),
-    ({"zone": "ru-central1-c"}, "zone", "is not one of: ru-central1-a, ru-central1-b, ru-central1-d"),
+    ({"zone": "ru-central1-c"}, "zone", "is not one of: ru-central1-a, ru-central1-b, ru-central1-d. Fix: "
+     "pulumi config set zone ru-central1-d"),
+    ({"zone": "ru-central1b"}, "zone", "Fix: pulumi config set zone ru-central1-b"),
+    ({"datasphereProjectId": "bt1exampleproject000"}, "datasphereProjectId",
+     "is the example id from Pulumi.dev.yaml, not yours. Fix: pulumi config set datasphereProjectId <id from "
+     "the DataSphere project page>"),
+    ({"instancespec": "g2.2"}, "instancespec", "is not a setting of this stack, so it would be ignored. Did "
+     "you mean instanceSpec? Fix: pulumi config rm instancespec && pulumi config set instanceSpec <value>"),
+    ({"readyTimeoutMinute": "45"}, "readyTimeoutMinute", "Did you mean readyTimeoutMinutes? Fix: pulumi config "
+     "rm readyTimeoutMinute && pulumi config set readyTimeoutMinutes <value>"),
+    ({"colour": "blue"}, "colour", "is not a setting of this stack, so it would be ignored. Fix: pulumi config "
+     "rm colour"),
     ({"instanceCount": "0"}, "instanceCount", "must be a whole number of instances, at least 1"),
     ({"instanceCount": "two"}, "instanceCount", "must be a whole number of instances"),
     ({"folderId": "my-folder"}, "folderId", "is not a Yandex Cloud ID"),
@@ -163,6 +181,29 @@ def test_invalid_value_names_key_value_and_fix(raw: dict[str, str | None], key: 
     given = raw.get(key)
     if given is not None:
         assert str(problems[0].value) in given, "the value shown must be (part of) what was set"
+    assert "Fix: " in message, "every problem says how to fix it"
+
+
+FIX_COMMAND = re.compile(r"Fix: pulumi config set ([\w:]+) ([^\s<>)]+)(?:[ .;,)]|$)")
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "expected"), INVALID, ids=[f"{case[1]}-{i}" for i, case in enumerate(INVALID)]
+)
+def test_every_offered_fix_command_passes_the_check_it_is_offered_for(raw: dict[str, str | None], key: str,
+                                                                       expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(**raw)
+    for problem in (p for p in error.value.problems if p.key == key):
+        offered = FIX_COMMAND.search(problem.message)
+        if offered is None:
+            continue  # the fix needs the user's own value (<id ...>) or is not a config command
+        fixed_key, fixed_value = offered.groups()
+        fixed = {**raw, fixed_key: fixed_value}
+        try:
+            parse(**fixed)
+        except ConfigError as still:
+            assert [p for p in still.problems if p.key in (key, fixed_key)] == [], problem.message
 
 
 def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allowed() -> None:
@@ -170,6 +211,14 @@ def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allow
     assert settings.endpoints["datasphereEndpoint"] == "http://127.0.0.1:8080"
     assert settings.ready_timeout_minutes == 0.5
     assert settings.alias_name == "vllm-dev"
+
+
+def test_the_example_cloud_id_is_refused_with_the_command_that_sets_yours() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(cloud_id="b1gexamplecloud00000")
+    assert [str(p) for p in error.value.problems] == [
+        "yandex:cloudId = 'b1gexamplecloud00000': is the example id from Pulumi.dev.yaml, not yours. Fix: "
+        "pulumi config set yandex:cloudId <id from `yc resource-manager cloud list`>"]
 
 
 def test_creating_a_folder_needs_the_cloud() -> None:

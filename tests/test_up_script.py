@@ -1,0 +1,120 @@
+"""The README's deploy command, run as far as this machine allows: the Pulumi and Docker CLIs are stubs
+that record their arguments (and the backend they were given), in a copy of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.settings import PLACEHOLDER_IDS
+from tests.program import ROOT
+
+STUB = """#!/usr/bin/env bash
+echo "$(basename "$0") $* [backend=${PULUMI_BACKEND_URL:-}]" >> "$CALLS"
+[ "$(basename "$0") $1" != "docker info" ] || [ -z "${DOCKER_DOWN:-}" ]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The files up.sh reads, with a .venv whose python only records what it is asked."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    for name in ("requirements.txt", "constraints.txt", "Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy(ROOT / name, copy / name)
+    (copy / ".venv" / "bin").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, where in (("python", copy / ".venv" / "bin"), ("pulumi", bin_dir), ("docker", bin_dir)):
+        (where / tool).write_text(STUB)
+        (where / tool).chmod(0o755)
+    return copy
+
+
+def up(project: Path, *args: str, tools: bool = True, **env: str) -> tuple[int, str, list[str]]:
+    calls = project.parent / "calls"
+    calls.write_text("")
+    path = f"{project.parent / 'bin'}:/usr/bin:/bin" if tools else "/usr/bin:/bin"
+    base = {"PATH": path, "HOME": str(project.parent), "CALLS": str(calls)}
+    done = subprocess.run(["bash", str(project / "scripts" / "up.sh"), *args], env=base | env,
+                          capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout + done.stderr, calls.read_text().splitlines()
+
+
+def own_ids(project: Path) -> None:
+    stack = project / "Pulumi.dev.yaml"
+    text = stack.read_text().replace("b1gexamplecloud00000", "b1gyourcloud00000000")
+    stack.write_text(text.replace("bt1exampleproject000", "bt1yourproject000000"))
+
+
+READY = {"PULUMI_CONFIG_PASSPHRASE": "correct horse", "YC_TOKEN": "t1.token"}
+
+
+def test_everything_missing_is_listed_at_once_and_nothing_runs(project: Path) -> None:
+    code, out, calls = up(project, tools=False)
+    assert code == 1
+    assert "nothing was deployed" in out
+    for item in ("install the Pulumi CLI", "install Docker", "set PULUMI_CONFIG_PASSPHRASE", "set YC_TOKEN",
+                 "set your own ids in Pulumi.dev.yaml",
+                 f"export PULUMI_BACKEND_URL=file://{project}/.pulumi-state",
+                 "pulumi stack select --create dev",
+                 "pulumi config set --stack dev yandex:cloudId <cloud id>",
+                 "pulumi config set --stack dev datasphereProjectId <project id>"):
+        assert item in out, item
+    assert calls == []
+
+
+def test_a_docker_daemon_that_does_not_answer_is_named(project: Path) -> None:
+    own_ids(project)
+    code, out, calls = up(project, DOCKER_DOWN="1", **READY)
+    assert code == 1
+    assert "start the Docker daemon: `docker info` gets no answer" in out
+    assert "set your own ids" not in out
+    assert [c.split(" [")[0] for c in calls] == ["docker info"]
+
+
+def test_the_example_ids_are_the_only_thing_left_to_do(project: Path) -> None:
+    code, out, calls = up(project, **READY)
+    assert code == 1
+    assert out.count("  - ") == 1
+    assert "set your own ids in Pulumi.dev.yaml" in out
+    assert not [c for c in calls if c.startswith("pulumi")]
+
+
+def test_a_ready_project_deploys_with_its_own_backend_and_leaves_the_login_alone(project: Path) -> None:
+    own_ids(project)
+    code, out, calls = up(project, **READY)
+    assert code == 0, out
+    backend = f"[backend=file://{project}/.pulumi-state]"
+    assert calls == [
+        f"docker info {backend}",
+        f"python -m pip install --quiet --disable-pip-version-check -r requirements.txt {backend}",
+        f"pulumi plugin install resource yandex 0.136.1 --server "
+        f"https://github.com/agorobets/pulumi-yandex/releases/download/v0.136.1/ {backend}",
+        f"pulumi stack select --create dev {backend}",
+        f"pulumi up --stack dev {backend}",
+    ]
+    assert not [c for c in calls if c.startswith("pulumi login")]
+    assert (project / ".pulumi-state").is_dir()
+
+
+def test_a_team_backend_is_used_as_given(project: Path) -> None:
+    own_ids(project)
+    bucket = "s3://team-state?endpoint=storage.yandexcloud.net&region=ru-central1"
+    code, out, calls = up(project, "prod", PULUMI_BACKEND_URL=bucket, **READY)
+    assert code == 1, "a stack without its own file has no ids yet"
+    assert f"export PULUMI_BACKEND_URL={bucket}" in out
+    assert "pulumi config set --stack prod yandex:cloudId <cloud id>" in out
+
+
+def test_the_example_ids_agree_everywhere() -> None:
+    script = (ROOT / "scripts" / "up.sh").read_text()
+    example = (ROOT / "Pulumi.dev.yaml").read_text()
+    for placeholder in PLACEHOLDER_IDS:
+        assert placeholder in script
+        assert placeholder in example
+    assert os.access(ROOT / "scripts" / "up.sh", os.X_OK)
