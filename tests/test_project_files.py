@@ -80,9 +80,9 @@ def test_example_stack_is_valid_but_for_the_ids_a_user_must_set() -> None:
     assert settings.extra_vllm_args == ("--enable-prefix-caching",)
     # The README says the same right under its two commands, as up.sh does (tests/test_up_script.py).
     first = README.split("```bash\n", 2)[2].split("```", 1)[0].splitlines()
+    wanted = {"yandex:cloudId": "<cloud id>", "datasphereProjectId": "<project id>"}
     assert [line.split("#")[0].strip() for line in first if "config set" in line] == [
-        f"pulumi config set --stack dev {fix.split(' ')[3]} <{'cloud id' if 'cloudId' in fix else 'project id'}>"
-        for fix in fixes]
+        f"pulumi config set --stack dev {key} {wanted[key]}" for key in (fix.split(" ")[3] for fix in fixes)]
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:

@@ -107,6 +107,7 @@ def test_a_team_backend_is_used_as_given(project: Path) -> None:
     bucket = "s3://team-state?endpoint=storage.yandexcloud.net&region=ru-central1"
     code, out, calls = up(project, "prod", PULUMI_BACKEND_URL=bucket, **READY)
     assert code == 1, "a stack without its own file has no ids yet"
+    assert not [c for c in calls if c.startswith("pulumi")]
     assert f"export PULUMI_BACKEND_URL={bucket}" in out
     assert "pulumi config set --stack prod yandex:cloudId <cloud id>" in out
 
