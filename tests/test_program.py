@@ -253,6 +253,14 @@ def test_subnet_in_another_zone_fails_before_any_resource() -> None:
         run_program({f"{PROJECT}:subnetId": EXISTING_SUBNET}, subnets={EXISTING_SUBNET: subnet})
 
 
+def test_a_misspelled_key_in_the_stack_is_refused_not_ignored() -> None:
+    registered: list[Registration] = []
+    with pytest.raises(ConfigError, match=r"vllm-datasphere:instancespec = 'g2.2': is not a setting of this "
+                                          r"stack, so it would be ignored. Did you mean instanceSpec\?"):
+        run_program({f"{PROJECT}:instancespec": "g2.2"}, registrations=registered)
+    assert registered == []
+
+
 def test_bad_config_stops_the_program_before_any_resource() -> None:
     with pytest.raises(ConfigError, match=r"vllm-datasphere:instanceSpec = 'g7.1'"):
         run_program({f"{PROJECT}:instanceSpec": "g7.1"})
