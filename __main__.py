@@ -2,12 +2,12 @@
 
 import pulumi
 
-from components.preflight import check_model_fits
+from components.preview import check_before_any_resource
 from components.settings import read_hugging_face_token, read_settings
 from components.stack import VllmDatasphere
 
-settings = read_settings()
-memory = check_model_fits(settings, read_hugging_face_token())
-stack = VllmDatasphere("vllm", settings, memory)
+settings, problems = read_settings()
+checked = check_before_any_resource(settings, problems, read_hugging_face_token())
+stack = VllmDatasphere("vllm", checked)
 for name, value in stack.outputs().items():
     pulumi.export(name, value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_yandex_marketmaker as yandex
 
-from components.settings import ConfigError, ConfigProblem, Settings
+from components.settings import ConfigProblem, Settings
 
 
 @dataclass(frozen=True)
@@ -22,23 +22,23 @@ class ExistingSubnet:
     uses_nat_gateway: bool
 
 
-def find_subnet(settings: Settings) -> ExistingSubnet | None:
+def find_subnet(settings: Settings) -> tuple[ExistingSubnet | None, list[ConfigProblem]]:
     """Look up `subnetId` before any resource is registered, so a wrong zone creates nothing."""
     if not settings.subnet_id:
-        return None
+        return None, []
     subnet = yandex.get_vpc_subnet(subnet_id=settings.subnet_id)
     if subnet.zone != settings.zone:
-        raise ConfigError([ConfigProblem(
+        return None, [ConfigProblem(
             "subnetId", settings.subnet_id,
             f"is in {subnet.zone}, but zone is {settings.zone}; node instances must run in the "
             f"subnet's zone. Fix: pulumi config set zone {subnet.zone}, or pick a subnet in "
             f"{settings.zone}",
-        )])
+        )]
     uses_nat_gateway = False
     if subnet.route_table_id:
         table = yandex.get_vpc_route_table(route_table_id=subnet.route_table_id)
         uses_nat_gateway = any(route.gateway_id for route in table.static_routes)
-    return ExistingSubnet(settings.subnet_id, subnet.folder_id, uses_nat_gateway)
+    return ExistingSubnet(settings.subnet_id, subnet.folder_id, uses_nat_gateway), []
 
 
 class Network(pulumi.ComponentResource):

@@ -45,6 +45,15 @@ def check_model_fits(settings: Settings, hugging_face_token: str | None) -> Memo
     return result
 
 
+def model_problems(settings: Settings, hugging_face_token: str | None
+                   ) -> tuple[MemoryEstimate | None, list[ConfigProblem]]:
+    """`check_model_fits`, with its problems returned to be reported beside the others."""
+    try:
+        return check_model_fits(settings, hugging_face_token), []
+    except ConfigError as error:
+        return None, error.problems
+
+
 def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:
     problems: list[ConfigProblem] = []
     facts = loaded.facts

@@ -7,50 +7,46 @@ only adds its own role bindings there (and removes them on destroy).
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pulumi
 
 from components import platform
 from components.cloud.credentials import CredentialsError
 from components.cloud.http import ApiError
-from components.cloud.provider import client_from
+from components.cloud.provider import program_client
 from components.cloudregistry.api import CloudRegistryClient
 from components.cloudregistry.registry import CloudRegistry
-from components.settings import ConfigError, ConfigProblem, Settings
+from components.settings import ConfigProblem, Settings
 
 FIX_OWN_REGISTRY = "or pulumi config rm registryId to let the stack create its own"
 
 
-def _program_client() -> CloudRegistryClient:
-    """A client with the program's config (secrets included) and environment, as the providers get."""
-    return client_from(CloudRegistryClient, SimpleNamespace(get=pulumi.runtime.get_config))
-
-
-def check_existing_registry(settings: Settings) -> None:
-    """Refuse a `registryId` that is not found, or not a registry a Docker image can be pushed to."""
+def registry_problems(settings: Settings) -> list[ConfigProblem]:
+    """Why `registryId` cannot be used: not found, not readable, or not a registry a Docker image can be
+    pushed to (empty: it can, or the stack makes its own)."""
     if not settings.registry_id:
-        return
+        return []
     registry_id = settings.registry_id
 
-    def refuse(message: str) -> ConfigError:
-        return ConfigError([ConfigProblem("registryId", registry_id, message)])
+    def refuse(message: str) -> list[ConfigProblem]:
+        return [ConfigProblem("registryId", registry_id, message)]
 
     try:
-        registry = _program_client().get_registry(registry_id)
+        registry = program_client(CloudRegistryClient).get_registry(registry_id)
     except (ApiError, CredentialsError) as error:
-        raise refuse(f"could not be read: {error}. Fix: give the deployer cloud-registry.viewer (and "
-                     f"cloud-registry.admin, to grant the stack's roles) on it, {FIX_OWN_REGISTRY}") from None
+        return refuse(f"could not be read: {error}. Fix: give the deployer cloud-registry.viewer (and "
+                      f"cloud-registry.admin, to grant the stack's roles) on it, {FIX_OWN_REGISTRY}")
     if registry is None:
-        raise refuse("is not found (deleted, or in a cloud these credentials cannot see). Fix: pulumi config "
-                     f"set registryId <id from `yc cloud-registry registry list`>, {FIX_OWN_REGISTRY}")
+        return refuse("is not found (deleted, or in a cloud these credentials cannot see). Fix: pulumi "
+                      "config set registryId <id from `yc cloud-registry registry list`>, "
+                      f"{FIX_OWN_REGISTRY}")
     kind, type_ = registry.get("kind"), registry.get("type")
     if kind != platform.REGISTRY_KIND:
-        raise refuse(f"is a {kind} registry ({registry.get('name')}), not a Docker one. Fix: set "
-                     f"registryId to a Docker registry, {FIX_OWN_REGISTRY}")
+        return refuse(f"is a {kind} registry ({registry.get('name')}), not a Docker one. Fix: set "
+                      f"registryId to a Docker registry, {FIX_OWN_REGISTRY}")
     if type_ not in platform.PUSHABLE_REGISTRY_TYPES:
-        raise refuse(f"is a {type_} Docker registry ({registry.get('name')}), which takes no pushes. "
-                     f"Fix: set registryId to a LOCAL Docker registry, {FIX_OWN_REGISTRY}")
+        return refuse(f"is a {type_} Docker registry ({registry.get('name')}), which takes no pushes. "
+                      f"Fix: set registryId to a LOCAL Docker registry, {FIX_OWN_REGISTRY}")
+    return []
 
 
 class Registry(pulumi.ComponentResource):

@@ -332,6 +332,20 @@ def _parse_endpoints(parser: _Parser) -> dict[str, str]:
 def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
                    hugging_face_token: pulumi.Output[str] | None = None) -> Settings:
     """Validate raw config strings (`Pulumi.yaml` defaults already applied) into `Settings`."""
+    settings, problems = settings_and_problems(raw, stack=stack, cloud_id=cloud_id,
+                                               hugging_face_token=hugging_face_token)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
+                          hugging_face_token: pulumi.Output[str] | None = None
+                          ) -> tuple[Settings, list[ConfigProblem]]:
+    """The settings, with a default standing in for each refused value, and every problem found.
+
+    Checks that read a refused value are skipped by the caller, so a default never passes for the
+    user's choice (`components/preview.py`)."""
     p = _Parser(raw)
     _check_keys(p)
     model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
@@ -423,9 +437,7 @@ def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
                f"starting with a letter. Fix: pulumi config set aliasName vllm-{stack_slug(stack)}")
     p.problems.extend(configuration_problems(settings, configuration))
     _check_network(p, settings.subnet_cidr)
-    if p.problems:
-        raise ConfigError(p.problems)
-    return settings
+    return settings, p.problems
 
 
 CONFIG_KEYS: tuple[str, ...] = (
@@ -438,7 +450,7 @@ CONFIG_KEYS: tuple[str, ...] = (
 )
 
 
-def read_settings() -> Settings:
+def read_settings() -> tuple[Settings, list[ConfigProblem]]:
     """Read the current stack's config through Pulumi and validate it."""
     config = pulumi.Config(NAMESPACE)
     raw = {key: config.get(key) for key in CONFIG_KEYS if key != "huggingFaceToken"}
@@ -450,8 +462,8 @@ def read_settings() -> Settings:
     # The Yandex provider falls back to YC_CLOUD_ID the same way.
     cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")
     token = read_hugging_face_token()
-    return parse_settings(raw, stack=pulumi.get_stack(), cloud_id=cloud_id,
-                          hugging_face_token=pulumi.Output.secret(token) if token else None)
+    return settings_and_problems(raw, stack=pulumi.get_stack(), cloud_id=cloud_id,
+                                 hugging_face_token=pulumi.Output.secret(token) if token else None)
 
 
 def read_hugging_face_token() -> str | None:

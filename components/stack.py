@@ -13,9 +13,10 @@ from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
 from components.memory import MemoryEstimate
-from components.network import Network, find_subnet
-from components.registry import Registry, check_existing_registry
-from components.settings import Settings, stack_slug
+from components.network import Network
+from components.preview import Checked
+from components.registry import Registry
+from components.settings import stack_slug
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,8 @@ class VllmDatasphere(pulumi.ComponentResource):
     client: ClientAccess | None
     served_model_name: str
 
-    def __init__(self, name: str, settings: Settings, memory: MemoryEstimate,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        # Existing resources named in config are looked up first, so a wrong one registers nothing.
-        existing_subnet = find_subnet(settings)
-        check_existing_registry(settings)
+    def __init__(self, name: str, checked: Checked, opts: pulumi.ResourceOptions | None = None) -> None:
+        settings, memory = checked.settings, checked.memory
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = resource_labels(pulumi.get_stack())
@@ -53,7 +51,7 @@ class VllmDatasphere(pulumi.ComponentResource):
         base = f"{name}-{labels['stack']}"
 
         folder = Folder(f"{base}-folder", settings, labels, opts=child)
-        network = Network(base, settings, existing_subnet, folder.folder_id, labels, opts=child)
+        network = Network(base, settings, checked.existing_subnet, folder.folder_id, labels, opts=child)
         registry = Registry(base, settings, folder.folder_id, labels, opts=child)
         identity = Identity(base, folder.folder_id, registry.registry_id,
                             network.subnet_folder_id, network.uses_nat_gateway, opts=child)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.cloud import PROJECT_ID, host_config
 from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
-from tests.program import ProgramRun, run_program
+from tests.program import BASE_CONFIG, PROJECT, ProgramRun, run_program
 from tests.provider_host import Engine, ProviderHost
 
 HUB_FIXTURES = Path(__file__).parent / "fixtures" / "hub-cache"
@@ -30,6 +30,18 @@ def recorded_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.delenv("HF_ENDPOINT", raising=False)
         yield cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_api() -> Iterator[FakeDatasphere]:
+    """The DataSphere API the program's preview reads its project from, with the deployer's token."""
+    server = FakeDatasphere().start()
+    server.add_project(PROJECT_ID)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(BASE_CONFIG, f"{PROJECT}:datasphereEndpoint", server.url)
+        patch.setenv("YC_TOKEN", IAM_TOKEN)
+        yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,7 @@ class FakeDatasphere:
     never_ready: bool = False
     jwts: list[str] = field(default_factory=list)
     access_bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    accepted_tokens: set[str] = field(default_factory=lambda: {IAM_TOKEN})
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -168,7 +169,7 @@ class FakeDatasphere:
         try:
             if path == "/iam/v1/tokens" and method == "POST":
                 return 200, self._iam(body or {})
-            if lower.get("authorization") != f"Bearer {IAM_TOKEN}":
+            if lower.get("authorization", "").removeprefix("Bearer ") not in self.accepted_tokens:
                 raise ApiFailure(401, 16, "the request is not authenticated")
             if path.startswith("/operations/"):
                 return 200, self._poll(path.removeprefix("/operations/"))

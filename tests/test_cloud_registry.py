@@ -296,7 +296,9 @@ def test_an_existing_registry_gets_the_stacks_bindings_and_nothing_else(
     assert not run.of_type(REGISTRY_TYPE)
     assert run.outputs["registryId"] == registry_id
     assert run.outputs["imageRef"].startswith(f"registry.yandexcloud.net/{registry_id}/vllm@sha256:")
-    assert [(r.method, r.path) for r in fake.requests] == [("GET", f"{REGISTRY_API}/{registry_id}")]
+    assert [(r.method, r.path) for r in fake.requests if fake.registry.owns(r.path)] == [
+        ("GET", f"{REGISTRY_API}/{registry_id}")]
+    assert fake.writes() == []
 
     assert deploy(engine, run) == dict.fromkeys(set(EVERYTHING) - {REGISTRY}, "created")
     assert list(fake.registry.registries) == [registry_id]

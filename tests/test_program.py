@@ -337,8 +337,9 @@ def test_hugging_face_token_becomes_a_second_secret_never_plain() -> None:
     assert not [s for s in plain if token in s]
 
 
-def test_pickled_providers_carry_no_credentials(monkeypatch) -> None:
+def test_pickled_providers_carry_no_credentials(monkeypatch, project_api) -> None:
     monkeypatch.setenv("YC_TOKEN", "t1.deployer-token-in-the-environment")
+    monkeypatch.setattr(project_api, "accepted_tokens", {"t1.deployer-token-in-config"})
     run = run_program({"yandex:token": "t1.deployer-token-in-config"})
     for registration in run.registrations:
         if registration.type.startswith("pulumi-python:dynamic/"):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any, ClassVar, Generic, TypeVar
 
+import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
 from components.cloud.credentials import token_source
@@ -54,6 +56,11 @@ def client_from(client_class: type[ClientT], config: Any) -> ClientT:
     timing = timing_from(config)
     source = token_source(lambda key: config.get(key), os.environ, endpoints, timing)
     return client_class(endpoints, source, timing)
+
+
+def program_client(client_class: type[ClientT]) -> ClientT:
+    """A client for the program itself (the preview's checks), with the config a provider would get."""
+    return client_from(client_class, SimpleNamespace(get=pulumi.runtime.get_config))
 
 
 class CloudProvider(ResourceProvider, Generic[ClientT]):

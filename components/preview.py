@@ -1,0 +1,80 @@
+"""Everything checked before any resource is registered, reported together in one error.
+
+A new user should see every mistake of a stack at the first preview, not one round at a time. So
+the config problems, the model's preflight, an existing subnet or registry and the DataSphere
+project are all checked, and only then, when anything was found, the preview stops. A check runs
+unless a setting it reads was refused already: its verdict would rest on the default that stands
+in for the refused value, not on the user's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from components.cloud.credentials import CredentialsError
+from components.cloud.http import ApiError
+from components.cloud.provider import program_client
+from components.datasphere.api import DatasphereClient
+from components.memory import MemoryEstimate
+from components.network import ExistingSubnet, find_subnet
+from components.preflight import model_problems
+from components.registry import registry_problems
+from components.settings import ID_SOURCES, ConfigError, ConfigProblem, Settings
+
+# The settings each check reads.
+PREFLIGHT_READS = frozenset({"model", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
+                             "gpuMemoryUtilization", "instanceSpec", "vllmImage"})
+SUBNET_READS = frozenset({"subnetId", "zone"})
+PROJECT_ROLE = "datasphere.community-projects.editor"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks found that the stack is built on."""
+
+    settings: Settings
+    memory: MemoryEstimate
+    existing_subnet: ExistingSubnet | None
+
+
+def project_problems(settings: Settings) -> list[ConfigProblem]:
+    """Whether the DataSphere project exists and the deployer may read it."""
+    project_id = settings.datasphere_project_id
+    fix = f"pulumi config set datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>"
+    try:
+        program_client(DatasphereClient).get_project(project_id)
+    except CredentialsError as error:
+        return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
+    except ApiError as error:
+        if error.not_found:
+            return [ConfigProblem("datasphereProjectId", project_id, "is not found: no DataSphere project "
+                                  f"has this id (or it was deleted). Fix: {fix}")]
+        if error.code == 7:
+            return [ConfigProblem("datasphereProjectId", project_id, "could not be read: the deployer has no "
+                                  f"role on the project. Fix: give it {PROJECT_ROLE} on the project (README, "
+                                  "Prerequisites), or " + fix)]
+        return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
+    return []
+
+
+def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProblem],
+                              hugging_face_token: str | None) -> Checked:
+    """Run every check the refused settings leave standing; raise one `ConfigError` with all problems."""
+    found = list(problems)
+    refused = {problem.key for problem in found}
+    memory = existing_subnet = None
+    if not refused & PREFLIGHT_READS:
+        memory, more = model_problems(settings, hugging_face_token)
+        found += more
+    if not refused & SUBNET_READS:
+        existing_subnet, more = find_subnet(settings)
+        found += more
+    if "registryId" not in refused:
+        found += registry_problems(settings)
+    if "datasphereProjectId" not in refused:
+        found += project_problems(settings)
+    if found:
+        raise ConfigError(found)
+    assert memory is not None, "the preflight ran, since nothing was refused"
+    return Checked(settings, memory, existing_subnet)

@@ -1,0 +1,65 @@
+"""The preview reports every problem of a stack in one error, before any resource is registered."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import ConfigError
+from tests.fake_datasphere import FakeDatasphere
+from tests.program import PROJECT, Registration, run_program
+
+LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def problems_of(config: dict, **kwargs: object) -> dict[str, str]:
+    registered: list[Registration] = []
+    with pytest.raises(ConfigError) as error:
+        run_program(config, registrations=registered, preview=True, **kwargs)
+    assert registered == [], "nothing may be registered while a problem stands"
+    found: dict[str, str] = {}
+    for problem in error.value.problems:
+        assert problem.key not in found, f"{problem.key} reported twice"
+        found[problem.key] = problem.message
+    return found
+
+
+def test_config_model_and_project_problems_come_in_one_round(project_api: FakeDatasphere) -> None:
+    found = problems_of({f"{PROJECT}:zone": "ru-central1-c", f"{PROJECT}:model": LLAMA_70B,
+                         f"{PROJECT}:datasphereProjectId": "bt1missing0000000000"})
+    assert set(found) == {"zone", "instanceSpec", "datasphereProjectId"}
+    assert found["instanceSpec"].startswith(f"{LLAMA_70B} does not fit")
+    assert found["datasphereProjectId"] == (
+        "is not found: no DataSphere project has this id (or it was deleted). Fix: pulumi config set "
+        "datasphereProjectId <id from the DataSphere project page>")
+
+
+def test_a_refused_setting_skips_the_checks_that_read_it() -> None:
+    found = problems_of({f"{PROJECT}:instanceSpec": "g7.1", f"{PROJECT}:model": LLAMA_70B})
+    assert list(found) == ["instanceSpec"], "no memory verdict on a configuration the user did not choose"
+    assert found["instanceSpec"].startswith("is not one of: g1.1")
+
+
+def test_a_project_the_deployer_cannot_read_names_the_role(project_api: FakeDatasphere) -> None:
+    project_api.inject("GET", "/datasphere/v2/projects/", [403])
+    found = problems_of({})
+    assert found == {"datasphereProjectId": (
+        "could not be read: the deployer has no role on the project. Fix: give it "
+        "datasphere.community-projects.editor on the project (README, Prerequisites), or pulumi config set "
+        "datasphereProjectId <id from the DataSphere project page>")}
+
+
+def test_a_subnet_in_another_zone_and_a_missing_project_together() -> None:
+    subnet = {"subnetId": "e2lsubnet00000000000", "zone": "ru-central1-b", "folderId": "b1gnet0000000000000a",
+              "routeTableId": ""}
+    found = problems_of({f"{PROJECT}:subnetId": "e2lsubnet00000000000",
+                         f"{PROJECT}:datasphereProjectId": "bt1missing0000000000"},
+                        subnets={"e2lsubnet00000000000": subnet})
+    assert set(found) == {"subnetId", "datasphereProjectId"}
+    assert "Fix: pulumi config set zone ru-central1-b" in found["subnetId"]
+
+
+def test_the_project_is_read_once_and_never_written(project_api: FakeDatasphere) -> None:
+    before = len(project_api.requests)
+    run_program(preview=True)
+    reads = project_api.requests[before:]
+    assert [(r.method, r.path) for r in reads] == [("GET", "/datasphere/v2/projects/bt1project0000000000")]
