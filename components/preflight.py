@@ -64,10 +64,12 @@ def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEs
     size = _model_size(settings, loaded, warn, problems)
     quantization = _quantization(settings, facts, warn, problems)
     max_model_len = _max_model_len(settings, facts.shape, loaded, problems)
-    if size is None or max_model_len is None:
+    if size is None:
         raise ConfigError(problems)
-    plan = Plan(settings.configuration, _dtype(settings, facts), quantization, max_model_len,
-                settings.gpu_memory_utilization)
+    # With the context length unknown, whether the weights fit at all is still worth telling now:
+    # ask it for the shortest context a fix would offer.
+    plan = Plan(settings.configuration, _dtype(settings, facts), quantization,
+                max_model_len or MIN_SUGGESTED_MODEL_LEN, settings.gpu_memory_utilization)
     result = estimate(settings.model, size, plan)
     if size.shape is not None and not divides_heads(size.shape, plan.tensor_parallel_size):
         problems.append(_heads_problem(settings, size, plan, size.shape))
@@ -158,7 +160,8 @@ def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
             problems.append(ConfigProblem("model", settings.model, (
                 f"is a checkpoint quantized with {checkpoint}, which needs compute capability "
                 f"{needed[0]}.{needed[1]}; the {configuration.gpu} of {configuration.name} has "
-                f"{have[0]}.{have[1]}. Fix: use a g2.* configuration, or the model's unquantized version")))
+                f"{have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or serve the "
+                "model's unquantized version")))
     return chosen or checkpoint
 
 
@@ -175,6 +178,7 @@ def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedF
         problems.append(ConfigProblem("maxModelLen", settings.max_model_len, (
             f"is longer than the {own} tokens {settings.model} was built for; vLLM refuses to start. "
             f"Fix: pulumi config set maxModelLen {own} (or less)")))
+        return own  # what the fix sets: the memory check and its fixes reckon with that
     return settings.max_model_len
 
 

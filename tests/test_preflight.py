@@ -90,7 +90,8 @@ REFUSED = [
      "instanceSpec g2.4 (or g2.1, g2.2)"),
     (QWEN_AWQ, {"instanceSpec": "g1.1", "vllmImage": SM70_IMAGE}, "model",
      "is a checkpoint quantized with awq, which needs compute capability 7.5; the NVIDIA V100 32 GB of "
-     "g1.1 has 7.0. Fix: use a g2.* configuration, or the model's unquantized version"),
+     "g1.1 has 7.0. Fix: pulumi config set instanceSpec g2.1 (an A100), or serve the model's unquantized "
+     "version"),
     (QWEN, {"quantization": "awq"}, "quantization",
      "loads only a checkpoint quantized with awq, and Qwen/Qwen2.5-7B-Instruct is not one."),
     (QWEN_AWQ, {"quantization": "gptq"}, "quantization",
@@ -194,6 +195,26 @@ def test_offline_needs_a_context_length() -> None:
     assert key == "maxModelLen"
     assert message == ("0 means the model's own context length, which is unknown (HF_HUB_OFFLINE is "
                        "set). Fix: pulumi config set maxModelLen 8192 (or the length you need)")
+
+
+def test_offline_an_unknown_length_does_not_hide_that_the_weights_do_not_fit() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_model(settings(LLAMA_70B), offline(LLAMA_70B), Warnings())
+    found = {p.key: p.message for p in raised.value.problems}
+    assert list(found) == ["maxModelLen", "instanceSpec"]
+    assert found["instanceSpec"].startswith(f"{LLAMA_70B} does not fit: vLLM needs about ")
+    assert "for maxModelLen 1024 " in found["instanceSpec"]
+
+
+def test_fixes_never_offer_a_length_beyond_the_models_own() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_model(settings(QWEN, instanceSpec="g2.mig", maxModelLen="65536"), recorded(QWEN), Warnings())
+    found = {p.key: p.message for p in raised.value.problems}
+    assert list(found) == ["maxModelLen", "instanceSpec"]
+    assert "for maxModelLen 32768 " in found["instanceSpec"]
+    offered = [int(n) for n in re.findall(r"maxModelLen (\d+)", found["instanceSpec"].split("Fixes", 1)[1])]
+    assert offered
+    assert max(offered) <= 32768
 
 
 def test_offline_without_a_size_in_the_name_fails_clearly() -> None:
