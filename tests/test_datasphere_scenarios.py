@@ -340,3 +340,14 @@ def test_the_client_binding_checks_its_subject_type(engine: Engine, client_progr
     inputs = dynamic_inputs(client_program, "ProjectAccessBinding") | {"subjectType": "robot"}
     with pytest.raises(ProviderError, match=r"subjectType: subjectType 'robot' is not one of serviceAccount"):
         engine.check({}, inputs)
+
+
+def test_a_project_missing_at_the_first_create_is_named_with_its_setting(fake: FakeDatasphere, engine: Engine,
+                                                                        program: ProgramRun) -> None:
+    del fake.projects[PROJECT_ID]
+    with pytest.raises(ProviderError) as error:
+        up_one(engine, program, SECRET)
+    text = str(error.value)
+    assert f"project {PROJECT_ID} (datasphereProjectId) is not found; nothing was created" in text
+    assert "pulumi refresh" not in text
+    assert fake.secrets == {}

@@ -139,13 +139,17 @@ class ApiClient:
     hints: ClassVar[Mapping[int, str]] = {}
 
     def call(self, method: str, url: str, resource: str, body: Any | None = None,
-             headers: Mapping[str, str] | None = None, *, idempotent: bool = False) -> Any:
+             headers: Mapping[str, str] | None = None, *, idempotent: bool = False,
+             missing: str | None = None) -> Any:
         """A call with retries for 429/5xx and connection errors, within a deadline.
 
         A POST is sent again only when the server did not act on it (429, 503, a refused
         connection), unless it is `idempotent`: then it carries one Idempotency-Key on every
         attempt, and the API answers a repeat with the operation the first attempt started.
+        `missing` says what a NOT_FOUND means for a call that makes something: not that the stack's
+        resource was deleted (the general hint), but that something it refers to does not exist.
         """
+        hints = {**self.hints, 5: f"{missing}; nothing was created"} if missing else self.hints
         deadline = self.timing.clock() + self.timing.retry_deadline
         extra = dict(headers or {})
         if idempotent:
@@ -159,21 +163,22 @@ class ApiClient:
             except ConnectionError as error:
                 if method == "POST" and not idempotent and not isinstance(error, NotSent):
                     raise ApiError(None, 14, f"{error} (not sent again: it may have been carried out)",
-                                   resource, self.hints) from None
+                                   resource, hints) from None
                 if self.timing.clock() >= deadline:
-                    raise ApiError(None, 14, str(error), resource, self.hints) from None
+                    raise ApiError(None, 14, str(error), resource, hints) from None
             else:
                 if answer.status < 400:
                     return answer.body
                 if answer.status not in retryable or self.timing.clock() >= deadline:
-                    raise self._error(answer, resource)
+                    raise self._error(answer, resource, hints)
             self.timing.sleep(self.timing.backoff(attempt, base=self.timing.poll_interval / 20))
             attempt += 1
 
-    def _error(self, answer: HttpAnswer, resource: str) -> ApiError:
+    @staticmethod
+    def _error(answer: HttpAnswer, resource: str, hints: Mapping[int, str]) -> ApiError:
         body = answer.body if isinstance(answer.body, dict) else {}
         return ApiError(answer.status, body.get("code"), body.get("message") or answer.text[:200], resource,
-                        self.hints)
+                        hints)
 
     def wait(self, operation: dict[str, Any], resource: str) -> dict[str, Any]:
         """Poll an operation until done; its `response`, or `OperationFailed`."""

@@ -28,7 +28,7 @@ class CloudRegistryClient(ApiClient):
         body = {"folderId": folder_id, "name": name, "kind": kind, "type": type_, "description": description,
                 "labels": dict(labels)}
         return self.call("POST", self._url(""), f"registry {name} in folder {folder_id}", body,
-                         idempotent=True)
+                         idempotent=True, missing=f"folder {folder_id} (folderId) is not found")
 
     def get_registry(self, registry_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._url(f"/{registry_id}"), f"registry {registry_id}")
@@ -50,6 +50,8 @@ class CloudRegistryClient(ApiClient):
         subject = binding["subject"]
         resource = f"{binding['roleId']} for {subject['type']} {subject['id']} on registry {registry_id}"
         body = {"accessBindingDeltas": [{"action": action, "accessBinding": binding}]}
+        missing = (f"registry {registry_id} (registryId) or service account {subject['id']} is not found"
+                   if action == "ADD" else None)
         operation = self.call("POST", self._url(f"/{registry_id}:updateAccessBindings"), resource, body,
-                              idempotent=True)
+                              idempotent=True, missing=missing)
         self.wait(operation, resource)

@@ -105,7 +105,9 @@ class DatasphereClient(ApiClient):
         body = {"projectId": project_id, "name": name, "description": description,
                 "labels": dict(labels), "content": content}
         resource = f"secret {name} in project {project_id}"
-        return self.wait(self.call("POST", self._v2("secrets"), resource, body), resource)
+        operation = self.call("POST", self._v2("secrets"), resource, body,
+                              missing=f"project {project_id} (datasphereProjectId) is not found")
+        return self.wait(operation, resource)
 
     def get_secret(self, secret_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._v2(f"secrets/{secret_id}"), f"secret {secret_id}")
@@ -121,7 +123,9 @@ class DatasphereClient(ApiClient):
     def start_node(self, spec: NodeSpec) -> dict[str, Any]:
         """POST the node and return its unfinished operation (`metadata.nodeId` is set from the start)."""
         resource = f"node {spec.name} in project {spec.project_id}"
-        return self.call("POST", self._v2("nodes"), resource, node_body(spec))
+        missing = (f"project {spec.project_id} (datasphereProjectId), the folder, the subnet or the secret "
+                   f"{spec.password_secret_name} the node names is not found")
+        return self.call("POST", self._v2("nodes"), resource, node_body(spec), missing=missing)
 
     def get_node(self, node_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._v2(f"nodes/{node_id}"), f"node {node_id}")
@@ -142,7 +146,9 @@ class DatasphereClient(ApiClient):
         body = {"projectId": project_id, "folderId": folder_id, "name": name, "public": public,
                 "nodes": [{"nodeId": node_id, "trafficPercent": 100}], "metadata": {}}
         resource = f"alias {name} in project {project_id}"
-        return self.wait(self.call("POST", self._v2("aliases"), resource, body), resource)
+        missing = f"project {project_id} (datasphereProjectId) or node {node_id} is not found"
+        operation = self.call("POST", self._v2("aliases"), resource, body, missing=missing)
+        return self.wait(operation, resource)
 
     def get_alias(self, alias_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._v2(f"aliases/{alias_id}"), f"alias {alias_id}")

@@ -25,7 +25,8 @@ class IamClient(ApiClient):
                        scopes: Sequence[str]) -> tuple[dict[str, Any], str]:
         """The new key's description and its secret, which no later call returns."""
         body = {"serviceAccountId": service_account_id, "description": description, "scopes": list(scopes)}
-        answer = self.call("POST", self._keys(), f"API key of service account {service_account_id}", body)
+        answer = self.call("POST", self._keys(), f"API key of service account {service_account_id}", body,
+                           missing=f"service account {service_account_id} is not found")
         return answer["apiKey"], answer["secret"]
 
     def get_api_key(self, key_id: str) -> dict[str, Any] | None:
