@@ -126,6 +126,7 @@ class Settings:
     poll_interval_seconds: float
     endpoints: Mapping[str, str]
     client_service_account: bool
+    keep_failed_node: bool
     hugging_face_token: pulumi.Output[str] | None = None
 
     @property
@@ -430,6 +431,7 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
                                        "a number of seconds above 0 and at most 60", 10.0, "10"),
         endpoints=_parse_endpoints(p),
         client_service_account=p.boolean("clientServiceAccount", default=False),
+        keep_failed_node=p.boolean("keepFailedNode", default=False),
         hugging_face_token=hugging_face_token,
     )
     if not _RESOURCE_NAME.match(settings.alias_name):
@@ -446,7 +448,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "folderName", "subnetId", "subnetCidr", "registryId", "datasphereProjectId", "requestTimeoutSeconds",
     "readyTimeoutMinutes", "maxUnitsPerHour", "aliasName", "huggingFaceToken", "datasphereEndpoint",
     "operationEndpoint", "iamEndpoint", "nodeApiEndpoint", "cloudRegistryEndpoint", "pollIntervalSeconds",
-    "clientServiceAccount",
+    "clientServiceAccount", "keepFailedNode",
 )
 
 

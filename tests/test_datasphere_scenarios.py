@@ -52,7 +52,7 @@ def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) 
     assert set(keys) == {"yc.cloud-registry.artifacts.pull", "yc.cloud-registry.artifacts.push"}
     pull_key, push_key = keys["yc.cloud-registry.artifacts.pull"], keys["yc.cloud-registry.artifacts.push"]
     assert pull_key["serviceAccountId"] == program.outputs["serviceAccountId"]
-    assert fake.registry.bindings[registry["id"]] == [
+    assert sorted(fake.registry.bindings[registry["id"]], key=lambda b: b["roleId"]) == [
         {"roleId": "cloud-registry.artifacts.puller",
          "subject": {"id": program.outputs["serviceAccountId"], "type": "serviceAccount"}},
         {"roleId": "cloud-registry.artifacts.pusher",
@@ -246,7 +246,28 @@ def test_a_readiness_timeout_deletes_the_node_and_reports_what_it_saw(fake: Fake
     assert "last node status HEALTHY" in text
     assert "last /v1/models answer HTTP 503" in text
     assert "the pull key secret, or the puller role on the registry" in text
+    assert "The node was deleted." in text
     assert fake.nodes == {}
+
+
+def test_a_failed_node_is_kept_for_its_logs_when_asked(fake: FakeDatasphere, engine: Engine) -> None:
+    fake.never_ready = True
+    run = run_program({"vllm-datasphere:readyTimeoutMinutes": "0.01",
+                       "vllm-datasphere:keepFailedNode": "true"})
+    up_one(engine, run, SETTINGS)
+    up_one(engine, run, SECRET)
+    with pytest.raises(ProviderError) as error:
+        up_one(engine, run, NODE)
+    [node] = fake.nodes.values()
+    assert node["status"] == "HEALTHY"
+    assert not [r for r in fake.writes() if r.method == "DELETE"]
+    text = str(error.value)
+    assert f"(id {node['id']}) did not start" in text
+    assert (f"The node was kept (keepFailedNode) so that its logs can be read: DataSphere console, project "
+            f"{PROJECT_ID}, Nodes, {node['name']}, Logs. It takes no traffic") in text
+    assert "delete it there when done" in text
+    assert fake.aliases == {}
+    assert NODE not in engine.state
 
 
 def test_no_secret_or_token_leaks(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:

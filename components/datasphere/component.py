@@ -84,6 +84,7 @@ class Datasphere(pulumi.ComponentResource):
             "aclFolderIds": [foundation.folder_id],
             "servedModelName": settings.served_model_name,
             "readyTimeoutMinutes": settings.ready_timeout_minutes,
+            "keepFailedNode": settings.keep_failed_node,
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=needed_by_node))
         self.alias = Alias(name, project_id=project_id, folder_id=foundation.folder_id,
                            alias_name=settings.alias_name, node_id=self.node.id, public=False, opts=child)

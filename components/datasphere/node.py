@@ -43,8 +43,8 @@ IN_PLACE_FIELDS = {
 }
 REPLACE_FIELDS = ("projectId", "image", "registryUsername", "passwordSecretName", "port",
                   "requestTimeoutSeconds", "idleTimeoutSeconds", "healthPath")
-# Provider-side settings: they change how create waits, not the node.
-LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes")
+# Provider-side settings: they change how create waits (and what it does after a failed start), not the node.
+LOCAL_FIELDS = ("servedModelName", "readyTimeoutMinutes", "keepFailedNode")
 LIKELY_CAUSES = (
     "the node cannot pull the image (the pull key secret, or the puller role on the registry)",
     "the model does not fit the GPU memory of the configuration",
@@ -159,13 +159,21 @@ class NodeProvider(DatasphereProvider):
             node_id = self.client.wait(operation, resource).get("id", node_id)
             self._wait_ready(props, node_id, seen)
         except (ApiError, TimeoutError, ConnectionError, NodeStartFailed) as error:
-            cleanup = self._delete_after_failure(node_id)
+            cleanup = (self._kept(props) if props.get("keepFailedNode") and node_id
+                       else self._delete_after_failure(node_id))
             causes = "; ".join(LIKELY_CAUSES)
             raise NodeStartFailed(
                 f"{resource} (id {node_id or 'not assigned'}) did not start: {error}. "
                 f"Seen: {seen.describe()}. {cleanup} Likely causes: {causes}."
             ) from None
         return CreateResult(node_id, props)
+
+    @staticmethod
+    def _kept(props: dict[str, Any]) -> str:
+        return ("The node was kept (keepFailedNode) so that its logs can be read: DataSphere console, "
+                f"project {props['projectId']}, Nodes, {props['name']}, Logs. It takes no traffic (the alias "
+                "moves to a node only once it serves) but it bills while it runs, and Pulumi does not own "
+                "it: delete it there when done.")
 
     def _delete_after_failure(self, node_id: str | None) -> str:
         if node_id is None:
