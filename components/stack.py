@@ -88,7 +88,7 @@ class VllmDatasphere(pulumi.ComponentResource):
             "projectId": pulumi.Output.from_input(d.project_id),
             "secretName": pulumi.Output.from_input(d.secret_name),
             "nodeId": d.node.id,
-            "aliasName": pulumi.Output.from_input(d.alias_full_name),
+            "aliasFullName": pulumi.Output.from_input(d.alias_full_name),
             "endpointUrl": pulumi.Output.from_input(d.endpoint_url),
             "servedModelName": pulumi.Output.from_input(self.served_model_name),
             "headers": headers,

@@ -76,7 +76,7 @@ def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) 
     assert node["acl"] == {"folderIds": [program.outputs["folderId"]]}
 
     [alias] = fake.aliases.values()
-    assert alias["fullName"] == program.outputs["aliasName"] == "datasphere.user.vllm-dev"
+    assert alias["fullName"] == program.outputs["aliasFullName"] == "datasphere.user.vllm-dev"
     assert alias["nodes"] == [{"nodeId": node["id"], "trafficPercent": 100}]
     assert alias["public"] is False
     assert engine.state[ALIAS].outputs["fullName"] == "datasphere.user.vllm-dev"

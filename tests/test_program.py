@@ -171,7 +171,7 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
 
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
-                                        "projectId", "secretName", "nodeId", "aliasName", "endpointUrl",
+                                        "projectId", "secretName", "nodeId", "aliasFullName", "endpointUrl",
                                         "servedModelName", "headers", "curlExample", "memoryEstimate"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
@@ -285,7 +285,7 @@ def test_datasphere_outputs(default_run: ProgramRun) -> None:
     assert outputs["projectId"] == "bt1project0000000000"
     assert outputs["secretName"] == "vllm-dev-pull-key"
     assert outputs["nodeId"] == fake_id(DYNAMIC_NODE, "vllm-dev")
-    assert outputs["aliasName"] == "datasphere.user.vllm-dev"
+    assert outputs["aliasFullName"] == "datasphere.user.vllm-dev"
     assert outputs["endpointUrl"] == "https://node-api.datasphere.yandexcloud.net/v1"
 
 

@@ -91,4 +91,4 @@ class Datasphere(pulumi.ComponentResource):
         self.alias_name = settings.alias_name
         self.alias_full_name = alias_full_name(settings.alias_name)
         self.endpoint_url = f"{settings.endpoints['nodeApiEndpoint']}/v1"
-        self.register_outputs({"nodeId": self.node.id, "aliasName": self.alias_full_name})
+        self.register_outputs({"nodeId": self.node.id, "aliasFullName": self.alias_full_name})
