@@ -38,12 +38,15 @@ class Checked:
     existing_subnet: ExistingSubnet | None
 
 
-def project_problems(settings: Settings) -> list[ConfigProblem]:
-    """Whether the DataSphere project exists and the deployer may read it."""
+def project_problems(settings: Settings, zone_checked: bool = True) -> list[ConfigProblem]:
+    """Whether the DataSphere project exists, the deployer may read it, and its community (whose zone,
+    where the API gives one, is where the nodes run) agrees with `zone`."""
     project_id = settings.datasphere_project_id
     fix = f"pulumi config set datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>"
     try:
-        program_client(DatasphereClient).get_project(project_id)
+        client = program_client(DatasphereClient)
+        project = client.get_project(project_id)
+        community = client.get_community(project["communityId"]) if project.get("communityId") else {}
     except CredentialsError as error:
         return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
     except ApiError as error:
@@ -55,6 +58,11 @@ def project_problems(settings: Settings) -> list[ConfigProblem]:
                                   f"role on the project. Fix: give it {PROJECT_ROLE} on the project (README, "
                                   "Prerequisites), or " + fix)]
         return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
+    zone = community.get("zoneId")
+    if zone_checked and zone and zone != settings.zone:
+        return [ConfigProblem("zone", settings.zone, "differs from the zone of the DataSphere community of "
+                              f"project {project_id}, {zone}, where its nodes run. Fix: pulumi config set "
+                              f"zone {zone}")]
     return []
 
 
@@ -73,7 +81,7 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
     if "registryId" not in refused:
         found += registry_problems(settings)
     if "datasphereProjectId" not in refused:
-        found += project_problems(settings)
+        found += project_problems(settings, zone_checked="zone" not in refused)
     if found:
         raise ConfigError(found)
     assert memory is not None, "the preflight ran, since nothing was refused"

@@ -72,6 +72,7 @@ class FakeDatasphere:
     jwts: list[str] = field(default_factory=list)
     access_bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     accepted_tokens: set[str] = field(default_factory=lambda: {IAM_TOKEN})
+    community_zone: str = "ru-central1-a"
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -237,6 +238,11 @@ class FakeDatasphere:
         if ident not in store:
             raise ApiFailure(404, 5, f"{kind} {ident} not found")
         return store[ident]
+
+    def _communities(self, method: str, ident: str | None, _body: dict[str, Any]) -> dict[str, Any]:
+        if method != "GET" or ident not in {p["communityId"] for p in self.projects.values()}:
+            raise ApiFailure(404, 5, f"community {ident} not found")
+        return {"id": ident, "name": "ml", "createdAt": "2026-01-01T00:00:00Z", "zoneId": self.community_zone}
 
     def _projects(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
         ident, _, query = (ident or "").partition("?")

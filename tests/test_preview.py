@@ -58,8 +58,19 @@ def test_a_subnet_in_another_zone_and_a_missing_project_together() -> None:
     assert "Fix: pulumi config set zone ru-central1-b" in found["subnetId"]
 
 
-def test_the_project_is_read_once_and_never_written(project_api: FakeDatasphere) -> None:
+def test_the_project_and_its_community_are_read_once_and_never_written(project_api: FakeDatasphere) -> None:
     before = len(project_api.requests)
     run_program(preview=True)
     reads = project_api.requests[before:]
-    assert [(r.method, r.path) for r in reads] == [("GET", "/datasphere/v2/projects/bt1project0000000000")]
+    assert [(r.method, r.path) for r in reads] == [("GET", "/datasphere/v2/projects/bt1project0000000000"),
+                                                   ("GET", "/datasphere/v2/communities/bt1community00000000")]
+
+
+def test_a_zone_other_than_the_communitys_is_refused(project_api: FakeDatasphere,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(project_api, "community_zone", "ru-central1-b")
+    found = problems_of({})
+    assert found == {"zone": "differs from the zone of the DataSphere community of project "
+                             "bt1project0000000000, ru-central1-b, where its nodes run. Fix: pulumi config "
+                             "set zone ru-central1-b"}
+    assert run_program({f"{PROJECT}:zone": "ru-central1-b"}, preview=True).outputs["projectId"]

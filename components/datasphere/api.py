@@ -79,6 +79,10 @@ class DatasphereClient(ApiClient):
     def get_project(self, project_id: str) -> dict[str, Any]:
         return self.call("GET", self._v2(f"projects/{project_id}"), f"project {project_id}")
 
+    def get_community(self, community_id: str) -> dict[str, Any]:
+        """The community a project belongs to; `zoneId` is where its nodes run (api-ref/Community/get)."""
+        return self.call("GET", self._v2(f"communities/{community_id}"), f"community {community_id}")
+
     def update_project(self, project_id: str, settings: Mapping[str, str],
                        limits: Mapping[str, int | None]) -> dict[str, Any]:
         """PATCH only the given settings and limits; a None limit clears it."""
