@@ -36,7 +36,7 @@ if ((${#missing[@]} + ${#set_first[@]})); then
   for item in "${missing[@]}"; do echo "  - $item" >&2; done
   if ((${#set_first[@]})); then
     echo "  - set your own ids in $stack_file (the stack's state is at $PULUMI_BACKEND_URL):" >&2
-    echo "      export PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL" >&2
+    echo "      export PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE=<your passphrase>" >&2
     echo "      pulumi stack select --create $stack" >&2
     for line in "${set_first[@]}"; do echo "      $line" >&2; done
   fi

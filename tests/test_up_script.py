@@ -60,7 +60,8 @@ def test_everything_missing_is_listed_at_once_and_nothing_runs(project: Path) ->
     assert "nothing was deployed" in out
     for item in ("install the Pulumi CLI", "install Docker", "set PULUMI_CONFIG_PASSPHRASE", "set YC_TOKEN",
                  "set your own ids in Pulumi.dev.yaml",
-                 f"export PULUMI_BACKEND_URL=file://{project}/.pulumi-state",
+                 f"export PULUMI_BACKEND_URL=file://{project}/.pulumi-state PULUMI_CONFIG_PASSPHRASE=<your "
+                 "passphrase>",
                  "pulumi stack select --create dev",
                  "pulumi config set --stack dev yandex:cloudId <cloud id>",
                  "pulumi config set --stack dev datasphereProjectId <project id>"):
@@ -83,6 +84,11 @@ def test_the_example_ids_are_the_only_thing_left_to_do(project: Path) -> None:
     assert out.count("  - ") == 1
     assert "set your own ids in Pulumi.dev.yaml" in out
     assert not [c for c in calls if c.startswith("pulumi")]
+
+
+def test_the_passphrase_is_never_printed(project: Path) -> None:
+    _, out, _ = up(project, **READY)
+    assert READY["PULUMI_CONFIG_PASSPHRASE"] not in out
 
 
 def test_a_ready_project_deploys_with_its_own_backend_and_leaves_the_login_alone(project: Path) -> None:
