@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.fake_access import apply_deltas, page_of
 from tests.http_json import ApiFailure
 
 if TYPE_CHECKING:
@@ -137,19 +138,9 @@ class FakeCloudRegistry:
         if method == "POST" and verb == "forceDelete":
             return self._delete(registry_id)
         if method == "GET" and verb == "listAccessBindings":
-            answer: dict[str, Any] = {"accessBindings": bindings[page:page + 1]}
-            if page + 1 < len(bindings):
-                answer["nextPageToken"] = str(page + 1)
-            return answer
+            return page_of(bindings, page)
         if method == "POST" and verb == "updateAccessBindings":
-            for delta in body["accessBindingDeltas"]:
-                binding = delta["accessBinding"]
-                if delta["action"] == "ADD" and binding not in bindings:
-                    bindings.append(binding)
-                elif delta["action"] == "REMOVE":
-                    if binding not in bindings:
-                        raise ApiFailure(404, 5, "access binding not found")
-                    bindings.remove(binding)
+            apply_deltas(bindings, body["accessBindingDeltas"])
             return self.cloud._operation("access", "update access bindings", dict,
                                          {"registryId": registry_id})
         raise ApiFailure(404, 5, f"no route {method} registries/{registry_id}:{verb}")

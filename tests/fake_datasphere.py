@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fake_access import apply_deltas, page_of
 from tests.fake_cloud_registry import FakeCloudRegistry
 from tests.http_json import ApiFailure, send_json
 
@@ -267,21 +268,10 @@ class FakeDatasphere:
         """The published calls: list (one binding per page, to exercise paging) and update by deltas."""
         bindings = self.access_bindings.setdefault(project_id, [])
         if method == "GET" and verb == "accessBindings":
-            answer: dict[str, Any] = {"accessBindings": bindings[page:page + 1]}
-            if page + 1 < len(bindings):
-                answer["nextPageToken"] = str(page + 1)
-            return answer
+            return page_of(bindings, page)
         if method != "PATCH" or verb != "updateAccessBindings":
             raise ApiFailure(404, 5, f"no route {method} projects/{project_id}:{verb}")
-
-        for delta in body["accessBindingDeltas"]:
-            binding = delta["accessBinding"]
-            if delta["action"] == "ADD" and binding not in bindings:
-                bindings.append(binding)
-            elif delta["action"] == "REMOVE":
-                if binding not in bindings:
-                    raise ApiFailure(404, 5, "access binding not found")
-                bindings.remove(binding)
+        apply_deltas(bindings, body["accessBindingDeltas"])
         return self._operation("access", "update access bindings", dict, {"projectId": project_id})
 
     def _secrets(self, method: str, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
