@@ -108,6 +108,8 @@ FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA: tuple[int, int, int] = (0, 9, 0)
 
 # Source: vLLM v0.33.0, vllm/config/model.py (ModelDType).
 DTYPES: tuple[str, ...] = ("auto", "half", "float16", "bfloat16", "float", "float32")
+# No quantization method of vLLM v0.33.0 lists float32 in get_supported_act_dtypes().
+FLOAT32_DTYPES: frozenset[str] = frozenset({"float", "float32"})
 
 # Minimum compute capability of each quantization method, as (major, minor).
 # Source: vLLM v0.33.0, vllm/model_executor/layers/quantization/*: get_min_capability().

@@ -150,6 +150,10 @@ def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
             f"{settings.model.split('/')[-1]}), or pulumi config set quantization fp8, which "
             "quantizes the weights as they load")))
     elif chosen is None and checkpoint is not None:
+        if settings.dtype in platform.FLOAT32_DTYPES:
+            problems.append(ConfigProblem("dtype", settings.dtype, (
+                f"cannot run {settings.model}, a checkpoint quantized with {checkpoint}: no vLLM "
+                "quantization method supports float32. Fix: pulumi config set dtype auto")))
         configuration = settings.configuration
         if checkpoint not in platform.QUANTIZATION_MIN_CAPABILITY:
             warn(f"{settings.model} is quantized with {checkpoint}, a method this preflight does not "

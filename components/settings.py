@@ -21,6 +21,7 @@ import pulumi
 from components import platform
 from components.cloud.http import Endpoints
 from components.cloud.provider import ENDPOINT_KEYS
+from components.vllm_flags import MANAGED_FLAGS, managed_flag, positional_arguments
 
 NAMESPACE = "vllm-datasphere"
 
@@ -57,21 +58,6 @@ ID_SOURCES = {
 }
 # The ids Pulumi.dev.yaml ships as examples: valid in form, so refused by name.
 PLACEHOLDER_IDS = frozenset({"b1gexamplecloud00000", "bt1exampleproject000"})
-
-# Flags the stack sets itself, and what to do instead; letting extraVllmArgs repeat them would
-# silently override what the config (or the DataSphere node) relies on.
-MANAGED_FLAGS: dict[str, str] = {
-    "--model": "set it with pulumi config set model <id>",
-    "--served-model-name": "set it with pulumi config set servedModelName <name>",
-    "--quantization": "set it with pulumi config set quantization <method>",
-    "--dtype": "set it with pulumi config set dtype <precision>",
-    "--max-model-len": "set it with pulumi config set maxModelLen <tokens>",
-    "--gpu-memory-utilization": "set it with pulumi config set gpuMemoryUtilization <fraction>",
-    "--tensor-parallel-size": "it follows the GPU count: pulumi config set instanceSpec <spec>",
-    "--host": "remove it: the node's endpoint needs the server on 0.0.0.0",
-    "--port": "remove it: the node's endpoint calls port 8000",
-}
-
 
 def stack_slug(stack: str) -> str:
     """The stack name as Yandex accepts it in names and labels: lowercase, digits and `-`."""
@@ -218,9 +204,15 @@ def _parse_string_list(parser: _Parser, key: str) -> tuple[str, ...]:
                     f"Fix: pulumi config set --path '{key}[0]' --enable-prefix-caching")
         return ()
     for item in items:
-        flag = item.split("=", 1)[0]
-        if flag in MANAGED_FLAGS:
-            parser.fail(key, item, f"sets {flag}, which the stack manages. Fix: {MANAGED_FLAGS[flag]}")
+        flag = managed_flag(item)
+        if flag is None:
+            continue
+        written = item.split("=", 1)[0]
+        read_as = "" if written == flag else f" (vLLM reads {written} as {flag})"
+        parser.fail(key, item, f"sets {flag}, which the stack manages{read_as}. Fix: {MANAGED_FLAGS[flag]}")
+    for item in positional_arguments(items):
+        parser.fail(key, item, "is a positional argument, which vLLM takes for a second model and refuses. "
+                    f"Fix: to serve it, pulumi config set model {item}; else remove it from {key}")
     return tuple(items)
 
 
@@ -253,6 +245,10 @@ def _check_image(parser: _Parser, image: str, configuration: platform.Configurat
 
 
 def _check_precision(parser: _Parser, settings: Settings, configuration: platform.Configuration) -> None:
+    if settings.dtype in platform.FLOAT32_DTYPES and settings.quantization is not None:
+        parser.fail("dtype", settings.dtype, f"cannot run with quantization {settings.quantization}: no "
+                    "vLLM quantization method supports float32. Fix: pulumi config set dtype auto (or pulumi "
+                    "config rm quantization)")
     if settings.dtype == "bfloat16" and not configuration.supports_bfloat16:
         parser.fail("dtype", settings.dtype, f"{configuration.gpu} has no bfloat16. "
                     "Fix: pulumi config set dtype half (or auto, which becomes half here)")
@@ -357,6 +353,9 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
     if re.search(r"\s", served):
         p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`. Fix: "
                f"pulumi config set servedModelName {'-'.join(served.split())}")
+    elif served.startswith("-"):
+        p.fail("servedModelName", served, "must not start with `-`: vLLM reads it as a flag and refuses to "
+               f"start. Fix: pulumi config set servedModelName {served.lstrip('-') or 'model'}")
 
     spec = p.text("instanceSpec") or "g2.1"
     if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:

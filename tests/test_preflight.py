@@ -97,6 +97,9 @@ REFUSED = [
     (QWEN_AWQ, {"quantization": "gptq"}, "quantization",
      "Qwen/Qwen2.5-7B-Instruct-AWQ is a checkpoint quantized with awq, and vLLM refuses --quantization "
      "gptq for it. Fix: pulumi config set quantization awq, or leave it empty"),
+    (QWEN_AWQ, {"dtype": "float32"}, "dtype",
+     "cannot run Qwen/Qwen2.5-7B-Instruct-AWQ, a checkpoint quantized with awq: no vLLM quantization method "
+     "supports float32. Fix: pulumi config set dtype auto"),
     (QWEN, {"maxModelLen": "65536"}, "maxModelLen",
      "is longer than the 32768 tokens Qwen/Qwen2.5-7B-Instruct was built for; vLLM refuses to start. "
      "Fix: pulumi config set maxModelLen 32768 (or less)"),

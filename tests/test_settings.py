@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -105,6 +106,31 @@ INVALID = [
     ({"extraVllmArgs": '["--tensor-parallel-size", "2"]'}, "extraVllmArgs",
      "sets --tensor-parallel-size, which the stack manages. Fix: it follows the GPU count: pulumi config set "
      "instanceSpec <spec>"),
+    *(({"extraVllmArgs": json.dumps(args)}, "extraVllmArgs",
+        f"sets {flag}, which the stack manages (vLLM reads {args[0].split('=')[0]} as {flag})")
+      for args, flag in (
+          (["-tp", "2"], "--tensor-parallel-size"), (["-q", "fp8"], "--quantization"),
+          (["--tensor_parallel_size", "2"], "--tensor-parallel-size"),
+          (["--tensor-parallel", "2"], "--tensor-parallel-size"),
+          (["--max_model_len=4096"], "--max-model-len"),
+          (["-dp", "2"], "--data-parallel-size"), (["-pp", "2"], "--pipeline-parallel-size"),
+          (["--served_model_name", "x"], "--served-model-name"))),
+    ({"extraVllmArgs": '["--device-memory-utilization", "0.8"]'}, "extraVllmArgs",
+     "sets --device-memory-utilization, which the stack manages. Fix: set it with pulumi config set "
+     "gpuMemoryUtilization <fraction>"),
+    ({"extraVllmArgs": '["--uds", "/tmp/vllm.sock"]'}, "extraVllmArgs",
+     "sets --uds, which the stack manages. Fix: remove it: the node's endpoint calls HTTP on port 8000"),
+    ({"extraVllmArgs": '["--headless"]'}, "extraVllmArgs", "Fix: remove it: the node needs the HTTP server"),
+    ({"extraVllmArgs": '["--grpc"]'}, "extraVllmArgs", "Fix: remove it: the node's endpoint speaks HTTP"),
+    ({"extraVllmArgs": '["Qwen/Qwen2.5-0.5B-Instruct", "--enable-prefix-caching"]'}, "extraVllmArgs",
+     "is a positional argument, which vLLM takes for a second model and refuses. Fix: to serve it, pulumi "
+     "config set model Qwen/Qwen2.5-0.5B-Instruct; else remove it from extraVllmArgs"),
+    ({"servedModelName": "-qwen"}, "servedModelName",
+     "must not start with `-`: vLLM reads it as a flag and refuses to start. Fix: pulumi config set "
+     "servedModelName qwen"),
+    ({"dtype": "float32", "quantization": "fp8"}, "dtype",
+     "cannot run with quantization fp8: no vLLM quantization method supports float32. Fix: pulumi config set "
+     "dtype auto"),
     ({"vllmImage": "vllm/vllm-openai"}, "vllmImage", "must be an image pinned by a release tag or a digest"),
     ({"vllmImage": "vllm/vllm-openai:latest"}, "vllmImage", "`latest` moves under you"),
     ({"vllmImage": "Not An Image"}, "vllmImage", "must be an image pinned"),
@@ -229,6 +255,14 @@ def test_the_example_cloud_id_is_refused_with_the_command_that_sets_yours() -> N
 def test_creating_a_folder_needs_the_cloud() -> None:
     with pytest.raises(ConfigError, match=r"needs yandex:cloudId\. Fix: pulumi config set yandex:cloudId"):
         parse(cloud_id=None)
+
+
+@pytest.mark.parametrize("args", [
+    ["--enable-prefix-caching"], ["--max-num-seqs", "8", "--enable-chunked-prefill"], ["--max-num-seqs=8"],
+    ["--tokenizer-mode", "auto", "--seed", "1"], ["--swap-space", "4"],
+])
+def test_ordinary_extra_flags_pass(args: list[str]) -> None:
+    assert parse(extraVllmArgs=json.dumps(args)).extra_vllm_args == tuple(args)
 
 
 def test_a_registry_id_is_opaque_and_optional() -> None:
