@@ -12,8 +12,8 @@ from components import platform
 from components.settings import Settings
 
 
-def serve_args(settings: Settings) -> list[str]:
-    """The arguments after `vllm serve`, in a stable order so that the image only changes with them."""
+def managed_args(settings: Settings) -> list[str]:
+    """The arguments the stack sets, in a stable order so that the image only changes with them."""
     args = [
         settings.model,
         "--served-model-name", settings.served_model_name,
@@ -27,9 +27,16 @@ def serve_args(settings: Settings) -> list[str]:
         args += ["--quantization", settings.quantization]
     if settings.max_model_len is not None:
         args += ["--max-model-len", str(settings.max_model_len)]
-    return args + list(settings.extra_vllm_args)
+    return args
+
+
+def serve_args(settings: Settings) -> list[str]:
+    """The arguments after `vllm serve`: the stack's, then the user's `extraVllmArgs`."""
+    return managed_args(settings) + list(settings.extra_vllm_args)
 
 
 def serve_args_json(settings: Settings) -> str:
-    """The build argument the Dockerfile writes to the image: a JSON list of strings."""
-    return json.dumps(serve_args(settings), separators=(",", ":"))
+    """The build argument the Dockerfile writes to the image, kept in two parts so that the build's
+    check (docker/serve.py) can tell whether the extra flags change what the stack manages."""
+    return json.dumps({"managed": managed_args(settings), "extra": list(settings.extra_vllm_args)},
+                      separators=(",", ":"))

@@ -1,36 +1,103 @@
 #!/usr/bin/env python3
 """Entry point of the vLLM image: `vllm serve` with the arguments baked in at build time.
 
-A DataSphere node starts the container without arguments, so the model and every server
-flag live in ARGS_FILE, a JSON list of strings written by the Dockerfile. `--check` validates
-the file during the build, so a bad image fails there and not on a paid GPU node.
+A DataSphere node starts the container without arguments, so the model and every server flag live
+in ARGS_FILE, written by the Dockerfile: `{"managed": [...], "extra": [...]}`, the flags the stack
+sets and the user's `extraVllmArgs`. `--check` runs during the build: it parses the command with the
+image's own vLLM parser, as `vllm serve` does but without starting an engine, and fails the build when
+it does not parse or when the extra flags change a setting the stack manages. So a bad image fails
+there, and not on a paid GPU node.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ARGS_FILE = Path(os.environ.get("VLLM_SERVE_ARGS_FILE", "/etc/vllm-datasphere/serve-args.json"))
+# What `vllm serve` reads for each setting the stack manages, or must stay unset.
+MANAGED_ATTRIBUTES = ("model_tag", "model", "served_model_name", "host", "port", "uds", "headless", "grpc",
+                      "tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "dtype",
+                      "quantization", "max_model_len", "gpu_memory_utilization")
+Parse = Callable[[list[str]], argparse.Namespace]
 
 
-def load_args(path: Path) -> list[str]:
+def fail(message: str) -> SystemExit:
+    return SystemExit(f"vllm-datasphere: {message}")
+
+
+def load_args(path: Path) -> tuple[list[str], list[str]]:
+    """The managed and the extra arguments."""
     try:
-        args = json.loads(path.read_text(encoding="utf-8"))
+        spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"vllm-datasphere: cannot read the server arguments in {path}: {exc}") from exc
-    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
-        raise SystemExit(f"vllm-datasphere: {path} must hold a non-empty JSON list of strings")
-    return args
+        raise fail(f"cannot read the server arguments in {path}: {exc}") from exc
+    if not isinstance(spec, dict) or set(spec) != {"managed", "extra"} or not spec["managed"] or not all(
+            isinstance(part, list) and all(isinstance(a, str) for a in part) for part in spec.values()):
+        raise fail(f'{path} must hold {{"managed": [...], "extra": [...]}}, lists of strings')
+    return spec["managed"], spec["extra"]
+
+
+def _parse_without_a_device() -> None:
+    """The build machine has no GPU: parse as on CPU, as vLLM's own CLI does for `vllm bench`
+    (vllm/entrypoints/cli/main.py), so that its defaults need no device."""
+    from vllm import platforms  # only inside the image
+
+    if platforms.current_platform.is_unspecified():
+        from vllm.platforms.cpu import CpuPlatform  # only inside the image
+
+        platforms.current_platform = CpuPlatform()
+
+
+def vllm_parse(args: list[str]) -> argparse.Namespace:
+    """Parse `vllm serve ARGS` with this image's vLLM, as its CLI does, without starting anything."""
+    try:
+        from vllm.entrypoints.cli.serve import ServeSubcommand  # only inside the image
+        try:
+            from vllm.utils.argparse_utils import FlexibleArgumentParser
+        except ImportError:
+            from vllm.utils import FlexibleArgumentParser  # vLLM before 0.11
+    except ImportError as exc:
+        raise fail(f"--check needs the image's vLLM, which does not import: {exc}") from exc
+    _parse_without_a_device()
+    parser = FlexibleArgumentParser(prog="vllm")
+    command = ServeSubcommand()
+    command.subparser_init(parser.add_subparsers(dest="subparser"))
+    parsed = parser.parse_args(["serve", *args])
+    command.validate(parsed)
+    return parsed
+
+
+def check(managed: list[str], extra: list[str], parse: Parse = vllm_parse) -> list[str]:
+    """The command, once vLLM accepts it and the extra flags leave every managed setting as it was."""
+    command = [*managed, *extra]
+    refused = f"vLLM refuses the command `vllm serve {' '.join(command)}`"
+    try:
+        alone, whole = parse(managed), parse(command)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # already explained
+            raise
+        raise fail(f"{refused} (see vLLM's message above)") from exc  # argparse's way of refusing
+    except Exception as exc:  # vLLM's own validation raises several kinds
+        raise fail(f"{refused}: {exc}") from exc
+    changed = [f"{name} {getattr(alone, name, None)!r} -> {getattr(whole, name, None)!r}"
+               for name in MANAGED_ATTRIBUTES if getattr(alone, name, None) != getattr(whole, name, None)]
+    if changed:
+        raise fail(f"extraVllmArgs {extra} change what the stack manages: {'; '.join(changed)}. "
+                   "Set those through the stack's config instead")
+    return command
 
 
 def main(argv: list[str]) -> None:
-    command = ["vllm", "serve", *load_args(ARGS_FILE)]
+    managed, extra = load_args(ARGS_FILE)
     if argv == ["--check"]:
-        print(" ".join(command))
+        print("vllm serve " + " ".join(check(managed, extra)))
         return
+    command = ["vllm", "serve", *managed, *extra]
     os.execvp(command[0], command + argv)  # noqa: S606 - replacing this process is the point
 
 

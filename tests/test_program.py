@@ -162,7 +162,7 @@ def test_image_push_waits_for_the_pusher_role_and_its_key(default_run: ProgramRu
 def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
     args = default_run.one(IMAGE).inputs["build"]["args"]
     assert args["VLLM_IMAGE"] == "vllm/vllm-openai:v0.33.0"
-    assert json.loads(args["VLLM_SERVE_ARGS"])[:1] == ["Qwen/Qwen2.5-7B-Instruct"]
+    assert json.loads(args["VLLM_SERVE_ARGS"])["managed"][:1] == ["Qwen/Qwen2.5-7B-Instruct"]
     expected = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
                                "datasphereProjectId": "bt1project0000000000"},
                               stack="dev", cloud_id="b1gcloud000000000000")

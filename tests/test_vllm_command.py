@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
+import re
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from components.settings import parse_settings
-from components.vllm_command import serve_args, serve_args_json
+from components.vllm_command import managed_args, serve_args, serve_args_json
 from tests.program import ROOT
 
 VOLTA_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-volta:v0.8.5"
@@ -63,9 +66,11 @@ def test_quantized_model_gets_the_method_and_extra_args_come_last() -> None:
     assert args[-3:] == ["--enable-prefix-caching", "--max-num-seqs", "64"]
 
 
-def test_build_argument_is_the_same_list_as_json() -> None:
-    settings = settings_for(quantization="fp8")
-    assert json.loads(serve_args_json(settings)) == serve_args(settings)
+def test_build_argument_keeps_the_managed_and_the_extra_arguments_apart() -> None:
+    settings = settings_for(quantization="fp8", extraVllmArgs='["--enable-prefix-caching"]')
+    baked = json.loads(serve_args_json(settings))
+    assert baked == {"managed": managed_args(settings), "extra": ["--enable-prefix-caching"]}
+    assert baked["managed"] + baked["extra"] == serve_args(settings)
 
 
 def load_entrypoint(monkeypatch: pytest.MonkeyPatch, args_file: Path) -> ModuleType:
@@ -88,16 +93,47 @@ def test_entrypoint_execs_vllm_serve_with_the_baked_arguments(monkeypatch, tmp_p
     assert calls == [("vllm", ["vllm", "serve", *serve_args(settings_for(instanceSpec="g2.2"))])]
 
 
-def test_entrypoint_check_prints_the_command_without_starting(monkeypatch, tmp_path, capsys) -> None:
+def toy_parse(args: list[str]) -> argparse.Namespace:
+    """A stand-in for vLLM's parser with its traits: `_` spellings, prefixes, a short alias, last one wins."""
+    parser = argparse.ArgumentParser(prog="vllm", exit_on_error=True)
+    parser.add_argument("model_tag")
+    parser.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--enable-prefix-caching", action="store_true")
+    return parser.parse_args([a.replace("_", "-") if a.startswith("--") else a for a in args])
+
+
+@pytest.mark.parametrize(("extra", "refusal"), [
+    ([], None),
+    (["--enable-prefix-caching"], None),
+    (["-tp", "2"], "change what the stack manages: tensor_parallel_size 1 -> 2"),
+    (["--tensor_parallel_size", "4"], "tensor_parallel_size 1 -> 4"),
+    (["--tensor-parallel", "2"], "tensor_parallel_size 1 -> 2"),
+    (["--dtype", "float32"], "dtype 'auto' -> 'float32'"),
+    (["second/model"], "vLLM refuses the command `vllm serve org/model second/model`"),
+])
+def test_the_build_check_refuses_what_vllm_refuses_or_reads_as_a_managed_setting(
+        monkeypatch, tmp_path, extra: list[str], refusal: str | None) -> None:
+    serve = load_entrypoint(monkeypatch, tmp_path / "unused.json")
+    if refusal is None:
+        assert serve.check(["org/model"], extra, toy_parse) == ["org/model", *extra]
+    else:
+        with pytest.raises(SystemExit, match=re.escape(refusal)):
+            serve.check(["org/model"], extra, toy_parse)
+
+
+def test_the_build_check_needs_the_images_vllm(monkeypatch, tmp_path, capsys) -> None:
     args_file = tmp_path / "serve-args.json"
-    args_file.write_text('["org/model", "--dtype", "half"]')
+    args_file.write_text('{"managed": ["org/model", "--dtype", "half"], "extra": []}')
     serve = load_entrypoint(monkeypatch, args_file)
     monkeypatch.setattr(serve.os, "execvp", lambda *_: pytest.fail("must not exec on --check"))
-    serve.main(["--check"])
-    assert capsys.readouterr().out.strip() == "vllm serve org/model --dtype half"
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    with pytest.raises(SystemExit, match="--check needs the image's vLLM, which does not import"):
+        serve.main(["--check"])
 
 
-@pytest.mark.parametrize("content", ["", "not json", "[]", '{"model": "x"}', '["ok", 3]'])
+@pytest.mark.parametrize("content", ["", "not json", "[]", '["org/model"]', '{"managed": [], "extra": []}',
+                                     '{"managed": ["ok", 3], "extra": []}', '{"managed": ["ok"]}'])
 def test_entrypoint_refuses_a_broken_arguments_file(monkeypatch, tmp_path, content) -> None:
     args_file = tmp_path / "serve-args.json"
     args_file.write_text(content)
