@@ -44,7 +44,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def summarize(records: Sequence[StreamRecord], plan: BenchPlan, wall_seconds: float) -> dict[str, Any]:
-    ok = [r for r in records if r.error is None and r.first_token is not None]
+    # Every request is counted once: it succeeded (a whole stream, even one with no content), or it
+    # failed with its reason.
+    ok = [r for r in records if r.error is None]
     ttft = [r.first_token - r.started for r in ok if r.first_token is not None]
     rates = [(r.output_tokens - 1) / (r.finished - r.first_token)
              for r in ok if r.first_token is not None and r.output_tokens > 1 and r.finished > r.first_token]

@@ -94,6 +94,7 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
     chunks = 0
     usage_tokens = None
     status = None
+    finished_choice = False
     connection, full_path = _connect(target, "/chat/completions")
     try:
         connection.request("POST", full_path, body=json.dumps(body),
@@ -113,12 +114,15 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
                 break
             chunk = json.loads(data)
             usage_tokens = (chunk.get("usage") or {}).get("completion_tokens", usage_tokens)
+            finished_choice |= any(c.get("finish_reason") for c in chunk.get("choices") or [])
             content = _content_of(chunk)
             if content:
                 first = first if first is not None else clock()
                 chunks += 1
         else:
-            return StreamRecord(started, first, clock(), chunks, status, "the stream ended before [DONE]")
+            # Without [DONE] a stream is whole once a choice has finished (the OpenAI SDK accepts it).
+            if not finished_choice:
+                return StreamRecord(started, first, clock(), chunks, status, "the stream ended before [DONE]")
     except (OSError, http.client.HTTPException, json.JSONDecodeError) as error:
         return StreamRecord(started, first, clock(), chunks, status, f"{type(error).__name__}: {error}")
     finally:

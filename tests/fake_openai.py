@@ -68,6 +68,10 @@ class FakeOpenAI:
     # Servers that ignore stream_options send no usage chunk; a dying one stops mid-stream.
     report_usage: bool = True
     cut_after_tokens: int = 0
+    # As real servers do: vLLM can send only empty content (e.g. max_tokens 1), and some servers
+    # (transformers serve) end a finished stream without `data: [DONE]`.
+    empty_content: bool = False
+    send_done: bool = True
 
     def __post_init__(self) -> None:
         self.lock = threading.Condition()
@@ -175,7 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
                 readings = self.fake.clock.readings
-                self._event(_chunk({"content": " word" if index else "word"}))
+                text = "" if self.fake.empty_content else " word" if index else "word"
+                self._event(_chunk({"content": text}))
                 if index == 0 and self.fake.lockstep:
                     self.fake.clock.wait_for_reading(readings)
             self._event(_chunk({}, finish="length"))
@@ -183,7 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
                              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": tokens,
                                                       "total_tokens": 12 + tokens}})
-            self.wfile.write(b"data: [DONE]\n\n")
+            if self.fake.send_done:
+                self.wfile.write(b"data: [DONE]\n\n")
         finally:
             self.fake.leave()
 

