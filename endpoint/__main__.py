@@ -27,7 +27,23 @@ DEFAULT_PROMPT = "Explain in three sentences what a KV cache is."
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_REFUSED = 0, 1, 2, 3
 
 
+def _number(kind: Callable[[str], float], low: float, strict: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text} is not {'above' if strict else 'at least'} {low:g}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE_INT = _number(int, 1, strict=False)
+POSITIVE = _number(float, 0, strict=True)
+NOT_NEGATIVE = _number(float, 0, strict=False)
+
+
 def parser() -> argparse.ArgumentParser:
+    formatter = argparse.ArgumentDefaultsHelpFormatter
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
                         "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
@@ -35,20 +51,24 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--key-file", help="service account key for an IAM token (default: YC_IAM_TOKEN, "
                         "YC_SERVICE_ACCOUNT_KEY_FILE, then `yc iam create-token`)")
     common.add_argument("--iam-endpoint", help=argparse.SUPPRESS)
-    common.add_argument("--prompt", default=DEFAULT_PROMPT)
-    common.add_argument("--max-tokens", type=int, default=128)
-    common.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    common.add_argument("--prompt", default=DEFAULT_PROMPT, help="the user message sent")
+    common.add_argument("--max-tokens", type=POSITIVE_INT, default=128, help="output tokens per request")
+    common.add_argument("--timeout", type=POSITIVE, default=120.0, help="seconds a request may take")
+    common.add_argument("--stall-seconds", type=POSITIVE, default=30.0,
+                        help="seconds without a byte after which a request fails as stalled")
 
-    top = argparse.ArgumentParser(prog="python -m endpoint", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(prog="python -m endpoint", description=__doc__.splitlines()[0],
+                                  formatter_class=formatter)
     commands = top.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", parents=[common], help="wait until it serves, list models, "
-                                "time one chat completion")
-    check.add_argument("--wait-minutes", type=float, default=30.0)
-    check.add_argument("--interval", type=float, default=5.0, help="seconds between readiness polls")
-    bench = commands.add_parser("bench", parents=[common], help="concurrent streaming requests for a "
-                                "while; TTFT and tokens/s")
-    bench.add_argument("--concurrency", type=int, default=4)
-    bench.add_argument("--duration", type=float, default=30.0, help="seconds")
+    check = commands.add_parser("check", parents=[common], formatter_class=formatter,
+                                help="wait until it serves, list models, time one chat completion")
+    check.add_argument("--wait-minutes", type=NOT_NEGATIVE, default=30.0,
+                       help="how long to wait through a node that is still loading")
+    check.add_argument("--interval", type=POSITIVE, default=5.0, help="seconds between readiness polls")
+    bench = commands.add_parser("bench", parents=[common], formatter_class=formatter,
+                                help="concurrent streaming requests for a while; TTFT and tokens/s")
+    bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
+    bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
     return top
 
@@ -63,7 +83,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     try:
         endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR)
         token = iam_token(args.key_file, env, args.iam_endpoint)
-        target = Target(endpoint.url, {**endpoint.headers, "Authorization": f"Bearer {token}"}, args.timeout)
+        target = Target(endpoint.url, {**endpoint.headers, "Authorization": f"Bearer {token}"}, args.timeout,
+                        args.stall_seconds)
         if args.command == "check":
             run_check(target, endpoint, wait_seconds=args.wait_minutes * 60, interval=args.interval,
                       prompt=args.prompt, max_tokens=args.max_tokens, clock=clock, sleep=sleep, out=out)

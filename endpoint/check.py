@@ -40,9 +40,29 @@ def _raise_for_auth(status: int | None, endpoint: Endpoint) -> None:
         raise error
 
 
+# What a node answers while it is not ready: node-api's gateway errors while the image is pulled and the
+# model loads (vLLM keeps its port closed until then). Anything else cannot turn into a served model.
+LOADING_STATUS = frozenset({502, 503, 504})
+
+
+def _cannot_be_loading(answer: Answer, target: Target, endpoint: Endpoint, models: list[str]) -> str | None:
+    """Why this answer is final (no wait will help), or None while the node may still be loading."""
+    if answer.status == 200:
+        served = ", ".join(models) or "no model"
+        return (f"{target.base_url}/models answers, but without {endpoint.model}: it serves {served}. "
+                "Fix: send one of those names as the model (VLLM_MODEL, or the stack's servedModelName)")
+    if answer.status == 404 and not target.base_url.rstrip("/").endswith("/v1"):
+        return (f"{target.base_url}/models is not found (HTTP 404): the base URL must end in /v1, as the "
+                "stack output endpointUrl does")
+    if answer.status in LOADING_STATUS:
+        return None
+    return f"{target.base_url}/models answers {describe(answer)}, which no loading node answers"
+
+
 def wait_until_serving(target: Target, endpoint: Endpoint, wait_seconds: float, interval: float,
                        clock: Clock, sleep: Callable[[float], None], out: TextIO) -> tuple[float, list[str]]:
-    """Poll `GET /models` until it lists the model; 503s and refused connections mean wait."""
+    """Poll `GET /models` until it lists the model. Only refused connections, timeouts and 502/503/504 mean
+    wait; any other answer fails at once with what it says."""
     start = clock()
     last = "no answer yet"
     tty = out.isatty()
@@ -58,7 +78,12 @@ def wait_until_serving(target: Target, endpoint: Endpoint, wait_seconds: float, 
                 if tty:
                     out.write("\n")
                 return clock() - start, models
-            last = f"HTTP 200 without {endpoint.model}" if answer.status == 200 else describe(answer)
+            final = _cannot_be_loading(answer, target, endpoint, models)
+            if final is not None:
+                if tty and last != "no answer yet":
+                    out.write("\n")
+                raise NotServing(final)
+            last = describe(answer)
         elapsed = clock() - start
         line = f"waiting for {endpoint.model}: {elapsed_text(elapsed)} elapsed, last answer: {last}"
         out.write(f"\r{line}\x1b[K" if tty else f"{line}\n")

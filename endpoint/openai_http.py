@@ -23,6 +23,9 @@ class Target:
     base_url: str
     headers: Mapping[str, str] = field(repr=False)
     timeout: float = 120.0
+    # A read that waits this long for a byte ends the request as stalled (a server stopped mid-stream
+    # can leave the connection open).
+    stall_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class Unreachable(Exception):
 def _connect(target: Target, path: str) -> tuple[http.client.HTTPConnection, str]:
     url = urlsplit(target.base_url + path)
     kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    return kind(url.netloc, timeout=target.timeout), url.path + (f"?{url.query}" if url.query else "")
+    timeout = min(target.timeout, target.stall_seconds)
+    return kind(url.netloc, timeout=timeout), url.path + (f"?{url.query}" if url.query else "")
 
 
 def _headers(target: Target) -> dict[str, str]:
@@ -106,6 +110,9 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
             answer = Answer(status, _json_or_none(text), text)
             return StreamRecord(started, None, clock(), 0, status, describe(answer))
         for raw in response:
+            if clock() - started > target.timeout:
+                return StreamRecord(started, first, clock(), chunks, status,
+                                    f"took longer than {target.timeout:g} s")
             line = raw.decode("utf-8", "replace").strip()
             if not line.startswith("data:"):
                 continue
@@ -123,6 +130,9 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
             # Without [DONE] a stream is whole once a choice has finished (the OpenAI SDK accepts it).
             if not finished_choice:
                 return StreamRecord(started, first, clock(), chunks, status, "the stream ended before [DONE]")
+    except TimeoutError:
+        return StreamRecord(started, first, clock(), chunks, status,
+                            f"stalled: no byte for {target.stall_seconds:g} s")
     except (OSError, http.client.HTTPException, json.JSONDecodeError) as error:
         return StreamRecord(started, first, clock(), chunks, status, f"{type(error).__name__}: {error}")
     finally:

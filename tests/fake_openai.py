@@ -72,8 +72,13 @@ class FakeOpenAI:
     # (transformers serve) end a finished stream without `data: [DONE]`.
     empty_content: bool = False
     send_done: bool = True
+    # After this many tokens the stream goes silent, the connection left open, as a server stopped
+    # mid-stream can leave it.
+    stall_after_tokens: int = 0
+    models: tuple[str, ...] = (MODEL,)
 
     def __post_init__(self) -> None:
+        self.released = threading.Event()
         self.lock = threading.Condition()
         self.server: ThreadingHTTPServer | None = None
         self.chats = 0
@@ -138,7 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused:
             self._json(*refused)
         elif self.path == "/v1/models":
-            self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+            models = [{"id": model, "object": "model"} for model in self.fake.models]
+            self._json(200, {"object": "list", "data": models})
         else:
             self._json(404, {"message": "not found"})
 
@@ -177,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             for index in range(tokens):
                 if self.fake.cut_after_tokens and index == self.fake.cut_after_tokens:
                     return
+                if self.fake.stall_after_tokens and index == self.fake.stall_after_tokens:
+                    self.fake.released.wait(timeout=10)
+                    return
                 self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
                 readings = self.fake.clock.readings
                 text = "" if self.fake.empty_content else " word" if index else "word"
@@ -208,5 +217,6 @@ def fake_openai(**settings: Any) -> Iterator[FakeOpenAI]:
     try:
         yield fake
     finally:
+        fake.released.set()
         fake.server.shutdown()
         fake.server.server_close()

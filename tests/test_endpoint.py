@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,65 @@ def test_outputs_come_from_a_saved_file_or_pulumi(tmp_path: Path) -> None:
     with pytest.raises(OutputsError, match=r"the stack outputs lack headers, servedModelName: run `pulumi"):
         find_endpoint(None, None, {}, tmp_path, run=lambda c, **_: subprocess.CompletedProcess(
             c, 0, json.dumps({"endpointUrl": "https://x/v1"}), ""))
+
+
+def test_check_fails_at_once_when_the_model_is_not_among_those_served() -> None:
+    with fake_openai(models=("Qwen/Qwen2.5-0.5B-Instruct", "tiny")) as fake:
+        code, out, err = run(fake, "check")
+    assert code == 1
+    assert out == ""
+    assert err == (f"error: {fake.url}/models answers, but without {MODEL}: it serves "
+                   "Qwen/Qwen2.5-0.5B-Instruct, tiny. Fix: send one of those names as the model (VLLM_MODEL, "
+                   "or the stack's servedModelName)\n")
+    assert len(fake.requests) == 1
+
+
+def test_check_says_the_base_url_must_end_in_v1() -> None:
+    with fake_openai() as fake:
+        env = env_for(fake) | {"VLLM_ENDPOINT_URL": fake.url.removesuffix("/v1")}
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["check"], env=env, clock=fake.clock, sleep=fake.clock.advance, out=out, err=err)
+    assert code == 1
+    assert err.getvalue().endswith("/models is not found (HTTP 404): the base URL must end in /v1, as the "
+                                   "stack output endpointUrl does\n")
+
+
+def test_check_waits_only_through_answers_a_loading_node_gives() -> None:
+    with fake_openai() as fake:
+        env = env_for(fake) | {"VLLM_NODE_ALIAS": "datasphere.user.other"}
+        out, err = io.StringIO(), io.StringIO()
+        started = fake.clock()
+        code = main(["check"], env=env, clock=fake.clock, sleep=fake.clock.advance, out=out, err=err)
+        waited = fake.clock() - started
+    assert code == 1
+    assert "answers HTTP 404 alias not found in this folder, which no loading node answers" in err.getvalue()
+    assert waited == 0
+
+
+def test_a_silent_stream_fails_as_stalled() -> None:
+    with fake_openai(stall_after_tokens=2) as fake:
+        target = Target(fake.url, {"Authorization": f"Bearer {GOOD_TOKEN}", "x-node-alias": ALIAS,
+                                   "x-folder-id": FOLDER}, stall_seconds=0.05)
+        stalled = stream_chat(target, {"model": MODEL, "messages": []}, fake.clock)
+    assert (stalled.error, stalled.output_tokens) == ("stalled: no byte for 0.05 s", 2)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--concurrency", "0"], "argument --concurrency: 0 is not at least 1"),
+    (["bench", "--duration", "-5"], "argument --duration: -5 is not above 0"),
+    (["check", "--max-tokens", "0"], "argument --max-tokens: 0 is not at least 1"),
+    (["check", "--interval", "x"], "argument --interval: invalid float value: 'x'"),
+])
+def test_arguments_are_checked(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv, env={})
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults() -> None:
+    bench_help = subprocess.run([sys.executable, "-m", "endpoint", "bench", "--help"], capture_output=True,
+                                text=True, check=True).stdout
+    for default in ("requests in flight at once (default: 4)", "seconds to keep sending (default: 30.0)",
+                    "output tokens per request (default: 128)", "(default: 30.0)"):
+        assert default in " ".join(bench_help.split())
