@@ -8,26 +8,20 @@ Endpoint and token are found as in `examples/openai_client.py`.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from endpoint.auth import iam_token
-from endpoint.outputs import find_endpoint
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from endpoint.outputs import Endpoint
+from examples.errors import run_example
 
 
-def main(argv: Sequence[str]) -> int:
-    question = " ".join(argv) or "What limits the context length of an LLM?"
-    endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
+def ask(question: str, endpoint: Endpoint, token: str) -> None:
     llm = ChatOpenAI(model=endpoint.model, base_url=endpoint.url,
-                     api_key=SecretStr(iam_token(None, os.environ)),
+                     api_key=SecretStr(token),
                      default_headers=dict(endpoint.headers), max_tokens=256, streaming=True)
     prompt = ChatPromptTemplate.from_messages([
         ("system", "You answer in at most three sentences."),
@@ -36,7 +30,11 @@ def main(argv: Sequence[str]) -> int:
     for chunk in (prompt | llm).stream({"question": question}):
         print(chunk.content, end="", flush=True)
     print()
-    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    question = " ".join(argv) or "What limits the context length of an LLM?"
+    return run_example(lambda endpoint, token: ask(question, endpoint, token))
 
 
 if __name__ == "__main__":

@@ -11,23 +11,17 @@ or `yc iam create-token`. The token is the API key: node-api reads `Authorizatio
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from openai import OpenAI
 
-from endpoint.auth import iam_token
-from endpoint.outputs import find_endpoint
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from endpoint.outputs import Endpoint
+from examples.errors import run_example
 
 
-def main(argv: Sequence[str]) -> int:
-    question = " ".join(argv) or "Write a haiku about GPUs."
-    endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
-    client = OpenAI(base_url=endpoint.url, api_key=iam_token(None, os.environ),
+def ask(question: str, endpoint: Endpoint, token: str) -> None:
+    client = OpenAI(base_url=endpoint.url, api_key=token,
                     default_headers=dict(endpoint.headers))
     stream = client.chat.completions.create(
         model=endpoint.model, messages=[{"role": "user", "content": question}], max_tokens=256, stream=True)
@@ -35,7 +29,11 @@ def main(argv: Sequence[str]) -> int:
         if chunk.choices and chunk.choices[0].delta.content:
             print(chunk.choices[0].delta.content, end="", flush=True)
     print()
-    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    question = " ".join(argv) or "Write a haiku about GPUs."
+    return run_example(lambda endpoint, token: ask(question, endpoint, token))
 
 
 if __name__ == "__main__":

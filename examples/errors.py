@@ -1,0 +1,52 @@
+"""What the examples print when the endpoint cannot be used: one line and the README's exit code,
+not a traceback. 0 done; 1 no answer or a failed request; 2 no endpoint or no credentials; 3 the token
+was refused (401/403, with the role it needs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import openai
+
+from endpoint.auth import AuthError, Refused, iam_token, refusal
+from endpoint.outputs import Endpoint, OutputsError, find_endpoint
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def _message(error: openai.APIStatusError) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    detail = body.get("message") or (body.get("error") or {}).get("message") if body else None
+    return " ".join(str(detail or error.message).split())[:200]
+
+
+def run_example(example: Callable[[Endpoint, str], None], err: TextIO | None = None) -> int:
+    """Find the endpoint (`pulumi stack output --json`, PULUMI_STACK picks the stack, or the VLLM_*
+    variables) and a token, run `example(endpoint, token)`, and turn what can go wrong into one line."""
+    err = err or sys.stderr
+    endpoint = None
+    try:
+        endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
+        example(endpoint, iam_token(None, os.environ))
+    except Refused as error:
+        err.write(f"error: {error}\n")
+        return EXIT_REFUSED
+    except (AuthError, OutputsError) as error:
+        err.write(f"error: {error}\n")
+        return EXIT_SETUP
+    except openai.APIStatusError as error:
+        refused = refusal(error.status_code, endpoint.project_id if endpoint else None)
+        answer = f"the endpoint answered HTTP {error.status_code}: {_message(error)}"
+        err.write(f"error: {refused or answer}\n")
+        return EXIT_REFUSED if refused else EXIT_FAILED
+    except openai.APIConnectionError as error:
+        err.write(f"error: no answer from {endpoint.url if endpoint else 'the endpoint'} "
+                  f"({error.__cause__ or error})\n")
+        return EXIT_FAILED
+    return EXIT_OK
