@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from endpoint import bench as bench_module
 from endpoint.auth import AuthError, Refused, iam_token
 from endpoint.bench import BenchPlan, report, run_bench
 from endpoint.check import NotServing, run_check
@@ -42,8 +43,17 @@ POSITIVE = _number(float, 0, strict=True)
 NOT_NEGATIVE = _number(float, 0, strict=False)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (where there is one); descriptions kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser() -> argparse.ArgumentParser:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = HelpFormatter
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
                         "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
@@ -66,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
                        help="how long to wait through a node that is still loading")
     check.add_argument("--interval", type=POSITIVE, default=5.0, help="seconds between readiness polls")
     bench = commands.add_parser("bench", parents=[common], formatter_class=formatter,
-                                help="concurrent streaming requests for a while; TTFT and tokens/s")
+                                help="concurrent streaming requests for a while; TTFT, TPOT, ITL, E2E "
+                                "latency and throughput as vLLM's own benchmark measures them",
+                                description=bench_module.__doc__)
     bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
     bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")

@@ -1,12 +1,23 @@
-"""`bench`: N concurrent streaming chat completions for a while, then the figures that matter.
+"""`bench`: N concurrent streaming chat completions for a while, measured as vLLM's own benchmark
+(`vllm bench serve`, vllm/benchmarks/serve.py) measures them.
 
-Time to first token (TTFT) is from sending the request to the first content token. A request's
-output rate is its tokens after the first over the time after the first (the decode speed a
-reader sees); the total rate is every output token over the wall time of the run.
+- TTFT, time to first token: from sending a request to its first chunk with content.
+- TPOT, time per output token: (E2E latency - TTFT) / (output tokens - 1), for requests of 2 or more tokens.
+- ITL, inter-token latency: the gap between one chunk with content and the next.
+- E2E latency: from sending a request to its last chunk with content.
+- Throughput: completed requests, and output tokens, per second of the run.
+Output tokens are the server's count (`usage.completion_tokens`) where it sends one, else one per chunk.
+Each figure is given as mean, p50 and p99 in milliseconds. A request counts exactly once: succeeded (a
+whole stream, even one with no content), or failed with its reason.
+
+A proxy that buffers the stream (node-api may) delivers chunks in bursts: ITL and TPOT then measure the
+proxy, not the server (near zero within a burst), while TTFT and E2E latency stay true.
 """
 
 from __future__ import annotations
 
+import itertools
+import statistics
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,6 +31,8 @@ from endpoint.outputs import Endpoint
 
 PROGRESS_EVERY_SECONDS = 0.5
 BAR_WIDTH = 24
+LABEL = 18
+FIGURES = (("ttftMs", "TTFT"), ("tpotMs", "TPOT"), ("itlMs", "ITL"), ("e2eLatencyMs", "E2E latency"))
 
 
 @dataclass(frozen=True)
@@ -43,27 +56,47 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def in_ms(seconds: Sequence[float]) -> dict[str, float | None]:
+    values = [s * 1000 for s in seconds]
+    mean = statistics.fmean(values) if values else None
+    return {"mean": _round(mean), "p50": _round(percentile(values, 0.5)),
+            "p99": _round(percentile(values, 0.99))}
+
+
+def timings(record: StreamRecord) -> dict[str, Any]:
+    """One succeeded request's TTFT, TPOT, ITLs and E2E latency, in seconds (None where it has none)."""
+    times = record.content_times
+    if not times:
+        return {"ttft": None, "tpot": None, "itl": [], "e2e": record.finished - record.started}
+    ttft, e2e = times[0] - record.started, times[-1] - record.started
+    tpot = (e2e - ttft) / (record.output_tokens - 1) if record.output_tokens > 1 else None
+    return {"ttft": ttft, "tpot": tpot, "itl": [b - a for a, b in itertools.pairwise(times)],
+            "e2e": e2e}
+
+
 def summarize(records: Sequence[StreamRecord], plan: BenchPlan, wall_seconds: float) -> dict[str, Any]:
-    # Every request is counted once: it succeeded (a whole stream, even one with no content), or it
-    # failed with its reason.
     ok = [r for r in records if r.error is None]
-    ttft = [r.first_token - r.started for r in ok if r.first_token is not None]
-    rates = [(r.output_tokens - 1) / (r.finished - r.first_token)
-             for r in ok if r.first_token is not None and r.output_tokens > 1 and r.finished > r.first_token]
+    measured = [timings(r) for r in ok]
     tokens = sum(r.output_tokens for r in ok)
-    errors = Counter(r.error for r in records if r.error is not None)
     return {
         "concurrency": plan.concurrency,
         "durationSeconds": round(wall_seconds, 3),
         "requests": len(records),
         "succeeded": len(ok),
-        "errors": dict(errors),
-        "ttftSeconds": {"p50": _round(percentile(ttft, 0.5)), "p95": _round(percentile(ttft, 0.95))},
-        "outputTokensPerSecondPerRequest": {"p50": _round(percentile(rates, 0.5)),
-                                            "p95": _round(percentile(rates, 0.95))},
+        "failed": len(records) - len(ok),
+        "errors": dict(Counter(r.error for r in records if r.error is not None)),
+        "ttftMs": in_ms([m["ttft"] for m in measured if m["ttft"] is not None]),
+        "tpotMs": in_ms([m["tpot"] for m in measured if m["tpot"] is not None]),
+        "itlMs": in_ms([gap for m in measured for gap in m["itl"]]),
+        "e2eLatencyMs": in_ms([m["e2e"] for m in measured]),
+        "requestsPerSecond": _per_second(len(ok), wall_seconds),
         "outputTokens": tokens,
-        "outputTokensPerSecondTotal": _round(tokens / wall_seconds if wall_seconds > 0 else None),
+        "outputTokensPerSecond": _per_second(tokens, wall_seconds),
     }
+
+
+def _per_second(count: int, seconds: float) -> float | None:
+    return _round(count / seconds) if seconds > 0 else None
 
 
 def _round(value: float | None) -> float | None:
@@ -71,22 +104,24 @@ def _round(value: float | None) -> float | None:
 
 
 def report(summary: dict[str, Any]) -> str:
-    errors = summary["errors"]
-    failed = sum(errors.values())
-    error_text = (f" ({failed} failed: " + "; ".join(f"{kind} x{n}" for kind, n in errors.items()) + ")"
-                  if errors else "")
-    ttft, rate = summary["ttftSeconds"], summary["outputTokensPerSecondPerRequest"]
-    return "\n".join([
-        f"requests          {summary['requests']} at concurrency {summary['concurrency']}{error_text}",
-        f"TTFT              p50 {_num(ttft['p50'], 's')}  p95 {_num(ttft['p95'], 's')}",
-        f"tokens/s/request  p50 {_num(rate['p50'])}  p95 {_num(rate['p95'])}",
-        f"tokens/s total    {_num(summary['outputTokensPerSecondTotal'])} ({summary['outputTokens']} "
-        f"output tokens in {summary['durationSeconds']:.1f} s)",
-    ])
+    lines = [f"{'requests':{LABEL}}{summary['requests']} at concurrency {summary['concurrency']}: "
+             f"{summary['succeeded']} succeeded, {summary['failed']} failed",
+             f"{'':{LABEL}}{'mean':>10}{'p50':>10}{'p99':>10}"]
+    for key, name in FIGURES:
+        figures = summary[key]
+        row = "".join(f"{_num(figures[q]):>10}" for q in ("mean", "p50", "p99"))
+        lines.append(f"{name + ' (ms)':{LABEL}}{row}")
+    lines.append(f"{'throughput':{LABEL}}{_num(summary['requestsPerSecond'])} requests/s, "
+                 f"{_num(summary['outputTokensPerSecond'])} output tokens/s "
+                 f"({summary['outputTokens']} tokens in {summary['durationSeconds']:.1f} s)")
+    if summary["errors"]:
+        errors = "; ".join(f"{kind} x{n}" for kind, n in summary["errors"].items())
+        lines.append(f"{'errors':{LABEL}}{errors}")
+    return "\n".join(lines)
 
 
-def _num(value: float | None, unit: str = "") -> str:
-    return "-" if value is None else f"{value:.3f}{' ' + unit if unit else ''}"
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 class Progress:

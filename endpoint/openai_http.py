@@ -37,14 +37,18 @@ class Answer:
 
 @dataclass(frozen=True)
 class StreamRecord:
-    """One streamed chat completion as the client saw it."""
+    """One streamed chat completion as the client saw it: when each chunk with content arrived."""
 
     started: float
-    first_token: float | None
+    content_times: tuple[float, ...]
     finished: float
     output_tokens: int
     status: int | None
     error: str | None = None
+
+    @property
+    def first_token(self) -> float | None:
+        return self.content_times[0] if self.content_times else None
 
 
 class Unreachable(Exception):
@@ -94,11 +98,15 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
     """POST a streaming chat completion and time it; failures are recorded, not raised."""
     body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
     started = clock()
-    first = None
-    chunks = 0
+    times: list[float] = []
     usage_tokens = None
     status = None
     finished_choice = False
+
+    def record(error: str | None = None, tokens: int | None = None) -> StreamRecord:
+        return StreamRecord(started, tuple(times), clock(), len(times) if tokens is None else tokens, status,
+                            error)
+
     connection, full_path = _connect(target, "/chat/completions")
     try:
         connection.request("POST", full_path, body=json.dumps(body),
@@ -107,12 +115,11 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
         status = response.status
         if status != 200:
             text = response.read().decode("utf-8", "replace")
-            answer = Answer(status, _json_or_none(text), text)
-            return StreamRecord(started, None, clock(), 0, status, describe(answer))
+            return record(describe(Answer(status, _json_or_none(text), text)), tokens=0)
         for raw in response:
-            if clock() - started > target.timeout:
-                return StreamRecord(started, first, clock(), chunks, status,
-                                    f"took longer than {target.timeout:g} s")
+            now = clock()
+            if now - started > target.timeout:
+                return record(f"took longer than {target.timeout:g} s")
             line = raw.decode("utf-8", "replace").strip()
             if not line.startswith("data:"):
                 continue
@@ -122,24 +129,20 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
             chunk = json.loads(data)
             usage_tokens = (chunk.get("usage") or {}).get("completion_tokens", usage_tokens)
             finished_choice |= any(c.get("finish_reason") for c in chunk.get("choices") or [])
-            content = _content_of(chunk)
-            if content:
-                first = first if first is not None else clock()
-                chunks += 1
+            if _content_of(chunk):
+                times.append(now)
         else:
             # Without [DONE] a stream is whole once a choice has finished (the OpenAI SDK accepts it).
             if not finished_choice:
-                return StreamRecord(started, first, clock(), chunks, status, "the stream ended before [DONE]")
+                return record("the stream ended before [DONE]")
     except TimeoutError:
-        return StreamRecord(started, first, clock(), chunks, status,
-                            f"stalled: no byte for {target.stall_seconds:g} s")
+        return record(f"stalled: no byte for {target.stall_seconds:g} s")
     except (OSError, http.client.HTTPException, json.JSONDecodeError) as error:
-        return StreamRecord(started, first, clock(), chunks, status, f"{type(error).__name__}: {error}")
+        return record(f"{type(error).__name__}: {error}")
     finally:
         connection.close()
     # vLLM reports the count when asked (stream_options.include_usage); else one token per chunk.
-    tokens = usage_tokens if usage_tokens is not None else chunks
-    return StreamRecord(started, first, clock(), tokens, status)
+    return record(tokens=usage_tokens)
 
 
 def _json_or_none(text: str) -> Any:

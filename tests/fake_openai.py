@@ -62,8 +62,8 @@ class FakeOpenAI:
     max_in_flight: int = 0
     # Each chat request waits (for real, briefly) until this many are in flight: proves concurrency.
     gather: int = 0
-    # Hold the stream after the first token until the client has read the clock, so that its
-    # time to first token is exact (without it, later tokens may advance the clock first).
+    # Hold the stream after each token until the client has read the clock, so that its timings are
+    # exact (without it, later tokens may advance the clock first: the client then sees a burst).
     lockstep: bool = False
     # Servers that ignore stream_options send no usage chunk; a dying one stops mid-stream.
     report_usage: bool = True
@@ -190,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
                 readings = self.fake.clock.readings
                 text = "" if self.fake.empty_content else " word" if index else "word"
                 self._event(_chunk({"content": text}))
-                if index == 0 and self.fake.lockstep:
+                if self.fake.lockstep:
                     self.fake.clock.wait_for_reading(readings)
             self._event(_chunk({}, finish="length"))
             if usage and self.fake.report_usage:

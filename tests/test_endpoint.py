@@ -98,10 +98,12 @@ def test_bench_figures_come_from_the_injected_timings() -> None:
     summary = json.loads(out)
     # Each request takes 0.25 + 19 x 0.05 = 1.2 s: five start within 5.5 s, the fifth ends at 6.0 s.
     assert summary == {
-        "concurrency": 1, "durationSeconds": 6.0, "requests": 5, "succeeded": 5, "errors": {},
-        "ttftSeconds": {"p50": 0.25, "p95": 0.25},
-        "outputTokensPerSecondPerRequest": {"p50": 20.0, "p95": 20.0},
-        "outputTokens": 100, "outputTokensPerSecondTotal": 16.667,
+        "concurrency": 1, "durationSeconds": 6.0, "requests": 5, "succeeded": 5, "failed": 0, "errors": {},
+        "ttftMs": {"mean": 250.0, "p50": 250.0, "p99": 250.0},
+        "tpotMs": {"mean": 50.0, "p50": 50.0, "p99": 50.0},
+        "itlMs": {"mean": 50.0, "p50": 50.0, "p99": 50.0},
+        "e2eLatencyMs": {"mean": 1200.0, "p50": 1200.0, "p99": 1200.0},
+        "requestsPerSecond": 0.833, "outputTokens": 100, "outputTokensPerSecond": 16.667,
     }
     bars = err.splitlines()
     assert bars[-1] == "[########################]   5.5/5.5 s  5 requests  0 errors"
@@ -116,16 +118,17 @@ def test_bench_runs_its_requests_at_once_and_counts_errors() -> None:
     assert fake.max_in_flight == 3
     failures = fake.chats // 4
     assert failures >= 1
-    first = out.splitlines()[0]
-    assert first.startswith(f"requests          {fake.chats} at concurrency 3 ({failures} failed: "
-                            f"HTTP 500 injected failure x{failures})")
+    lines = out.splitlines()
+    assert lines[0] == (f"requests          {fake.chats} at concurrency 3: {fake.chats - failures} "
+                        f"succeeded, {failures} failed")
+    assert lines[-1] == f"errors            HTTP 500 injected failure x{failures}"
 
 
 def test_bench_with_every_request_failing_exits_1() -> None:
     with fake_openai(fail_every=1) as fake:
         code, out, _ = run(fake, "bench", "--concurrency", "2", "--duration", "3")
     assert code == 1
-    assert "TTFT              p50 -  p95 -" in out
+    assert "TTFT (ms)                  -         -         -" in out
 
 
 def test_a_stream_without_usage_counts_chunks_and_a_cut_stream_is_an_error() -> None:
@@ -152,22 +155,38 @@ def test_every_request_is_counted_once_even_without_content_or_done(stream: dict
 
 
 def record(started: float, ttft: float, tokens: int, gap: float, error: str | None = None) -> StreamRecord:
-    return StreamRecord(started, started + ttft, started + ttft + gap * (tokens - 1), tokens, 200, error)
+    """A request whose `tokens` arrive one a chunk, the first after `ttft`, then every `gap` seconds."""
+    times = tuple(started + ttft + gap * i for i in range(tokens))
+    return StreamRecord(started, times, times[-1], tokens, 200, error)
 
 
-def test_summary_percentiles_and_rates() -> None:
+def test_summary_follows_vllms_definitions() -> None:
     records = [record(0, 0.1, 11, 0.1), record(0, 0.2, 11, 0.05), record(1, 0.3, 21, 0.025),
-               record(2, 0.4, 2, 0.5), StreamRecord(3, None, 3.5, 0, 503, "HTTP 503 model is loading")]
+               record(2, 0.4, 2, 0.5), StreamRecord(3, (), 3.5, 0, 503, "HTTP 503 model is loading")]
     summary = summarize(records, BenchPlan(4, 10, "p", 64), wall_seconds=9.0)
-    assert summary["requests"] == 5
-    assert summary["succeeded"] == 4
+    assert (summary["requests"], summary["succeeded"], summary["failed"]) == (5, 4, 1)
     assert summary["errors"] == {"HTTP 503 model is loading": 1}
-    assert summary["ttftSeconds"] == {"p50": 0.25, "p95": 0.385}
-    assert summary["outputTokensPerSecondPerRequest"] == {"p50": 15.0, "p95": 37.0}
-    assert summary["outputTokens"] == 45
-    assert summary["outputTokensPerSecondTotal"] == 5.0
+    assert summary["ttftMs"] == {"mean": 250.0, "p50": 250.0, "p99": 397.0}
+    # TPOT: (E2E - TTFT) / (tokens - 1) = 100, 50, 25 and 500 ms.
+    assert summary["tpotMs"] == {"mean": 168.75, "p50": 75.0, "p99": 488.0}
+    # ITL: every gap between chunks: 10 x 100, 10 x 50, 20 x 25 and 1 x 500 ms.
+    assert summary["itlMs"]["mean"] == round((1000 + 500 + 500 + 500) / 41, 3)
+    # E2E: to the last chunk: 1100, 700, 800 and 900 ms.
+    assert summary["e2eLatencyMs"] == {"mean": 875.0, "p50": 850.0, "p99": 1094.0}
+    assert (summary["requestsPerSecond"], summary["outputTokens"], summary["outputTokensPerSecond"]) == (
+        0.444, 45, 5.0)
     assert percentile([], 0.5) is None
     assert percentile([3.0], 0.95) == 3.0
+
+
+def test_a_burst_leaves_ttft_and_latency_true_and_shows_in_itl() -> None:
+    """A buffering proxy hands over a whole stream at once: the gaps vanish, the latency does not."""
+    steady, burst = record(0, 0.2, 11, 0.1), StreamRecord(0, (1.2,) * 11, 1.2, 11, 200)
+    summary = summarize([burst], BenchPlan(1, 10, "p", 64), wall_seconds=2.0)
+    assert summary["e2eLatencyMs"]["mean"] == summarize([steady], BenchPlan(1, 10, "p", 64), 2.0)[
+        "e2eLatencyMs"]["mean"] == 1200.0
+    assert summary["itlMs"]["p99"] == 0.0
+    assert summary["ttftMs"]["mean"] == 1200.0
 
 
 def test_outputs_come_from_a_saved_file_or_pulumi(tmp_path: Path) -> None:
@@ -260,3 +279,6 @@ def test_help_shows_the_defaults() -> None:
     for default in ("requests in flight at once (default: 4)", "seconds to keep sending (default: 30.0)",
                     "output tokens per request (default: 128)", "(default: 30.0)"):
         assert default in " ".join(bench_help.split())
+    for figure in ("TTFT, time to first token:", "TPOT, time per output token:", "ITL, inter-token latency:",
+                   "E2E latency:", "A proxy that buffers the stream"):
+        assert figure in bench_help

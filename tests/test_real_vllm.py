@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,13 +75,47 @@ def test_check_finds_the_model_served(server: str) -> None:
     assert "chat completion in" in done.stdout
 
 
-def test_bench_completes_every_request(server: str) -> None:
+def server_metrics(base_url: str) -> dict[str, float]:
+    """vLLM's own Prometheus figures, summed over their labels."""
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("vllm:"):
+            name, value = line.split("{")[0].split(" ")[0], float(line.rsplit(" ", 1)[1])
+            figures[name] = figures.get(name, 0.0) + value
+    return figures
+
+
+def mean_of(before: dict[str, float], after: dict[str, float], histogram: str) -> float:
+    count = after[f"{histogram}_count"] - before.get(f"{histogram}_count", 0)
+    return (after[f"{histogram}_sum"] - before.get(f"{histogram}_sum", 0)) / count
+
+
+# How far the client's figures may stray from the server's own: the client's TTFT also holds the HTTP
+# round trip and the request's parsing (on loopback, well under TTFT_SLACK); TPOT is the same quotient
+# on both sides, apart from where each takes its clock.
+TTFT_SLACK_SECONDS = 0.25
+TPOT_TOLERANCE = 0.5
+
+
+def test_bench_counts_every_request_and_agrees_with_the_servers_metrics(server: str) -> None:
+    before = server_metrics(server)
     done = run_client("endpoint", "bench", "--concurrency", "2", "--duration", "3", "--max-tokens", "16",
                       "--json", base_url=server)
+    after = server_metrics(server)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["requests"] > 0
     assert figures["succeeded"] == figures["requests"]
+    assert after["vllm:generation_tokens_total"] - before.get("vllm:generation_tokens_total", 0) == \
+        figures["outputTokens"]
+    server_ttft = mean_of(before, after, "vllm:time_to_first_token_seconds")
+    client_ttft = figures["ttftMs"]["mean"] / 1000
+    assert server_ttft - 0.005 <= client_ttft <= server_ttft + TTFT_SLACK_SECONDS
+    server_tpot = mean_of(before, after, "vllm:request_time_per_output_token_seconds")
+    client_tpot = figures["tpotMs"]["mean"] / 1000
+    assert abs(client_tpot - server_tpot) <= TPOT_TOLERANCE * server_tpot + 0.002
 
 
 @pytest.mark.parametrize("example", ["examples.openai_client", "examples.langchain_demo"])
