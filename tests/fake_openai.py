@@ -76,6 +76,8 @@ class FakeOpenAI:
     # mid-stream can leave it.
     stall_after_tokens: int = 0
     models: tuple[str, ...] = (MODEL,)
+    # A stream recorded from a real vLLM (tests/fixtures/vllm-0.32.0/*.sse), sent as it is.
+    transcript: str | None = None
 
     def __post_init__(self) -> None:
         self.released = threading.Event()
@@ -120,8 +122,9 @@ class FakeOpenAI:
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    """A chunk framed as vLLM frames it (tests/fixtures/vllm-0.32.0/)."""
     return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -143,7 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused:
             self._json(*refused)
         elif self.path == "/v1/models":
-            models = [{"id": model, "object": "model"} for model in self.fake.models]
+            models = [{"id": model, "object": "model", "owned_by": "vllm", "root": model, "parent": None,
+                       "max_model_len": 32768} for model in self.fake.models]
             self._json(200, {"object": "list", "data": models})
         else:
             self._json(404, {"message": "not found"})
@@ -157,7 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(*refused)
             return
         if self.path != "/v1/chat/completions" or body.get("model") != MODEL:
-            self._json(404, {"error": {"message": f"model {body.get('model')!r} does not exist"}})
+            message = f"The model `{body.get('model')}` does not exist. Valid aliases: {MODEL}."
+            self._json(404, {"error": {"message": message, "type": "NotFoundError", "param": "model",
+                                       "code": 404}})
+            return
+        if self.fake.transcript is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(self.fake.transcript.encode())
             return
         if self.fake.should_fail():
             self._json(500, {"error": {"message": "injected failure"}})
@@ -189,10 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
                 readings = self.fake.clock.readings
                 text = "" if self.fake.empty_content else " word" if index else "word"
-                self._event(_chunk({"content": text}))
+                # As vLLM does, the last token's chunk carries the finish reason.
+                self._event(_chunk({"content": text}, finish="length" if index == tokens - 1 else None))
                 if self.fake.lockstep:
                     self.fake.clock.wait_for_reading(readings)
-            self._event(_chunk({}, finish="length"))
             if usage and self.fake.report_usage:
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
                              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": tokens,

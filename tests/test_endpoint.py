@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from endpoint.__main__ import main
 from endpoint.bench import BenchPlan, percentile, summarize
-from endpoint.openai_http import StreamRecord, Target, stream_chat
+from endpoint.openai_http import StreamRecord, Target, request, stream_chat
 from endpoint.outputs import OutputsError, find_endpoint
 from tests.fake_openai import ALIAS, FOLDER, GOOD_TOKEN, MODEL, NO_ROLE_TOKEN, FakeOpenAI, fake_openai
 
@@ -282,3 +284,60 @@ def test_help_shows_the_defaults() -> None:
     for figure in ("TTFT, time to first token:", "TPOT, time per output token:", "ITL, inter-token latency:",
                    "E2E latency:", "A proxy that buffers the stream"):
         assert figure in bench_help
+
+
+RECORDED = Path(__file__).parent / "fixtures" / "vllm-0.32.0"
+
+
+def events_of(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line.removeprefix("data: ")) for line in text.splitlines()
+            if line.startswith("data: {")]
+
+
+def target_of(fake: FakeOpenAI) -> Target:
+    return Target(fake.url, {"Authorization": f"Bearer {GOOD_TOKEN}", "x-node-alias": ALIAS,
+                             "x-folder-id": FOLDER})
+
+
+def fake_stream_text() -> str:
+    with fake_openai() as fake:
+        connection = http.client.HTTPConnection(urlsplit(fake.url).netloc)
+        body = {"model": MODEL, "messages": [], "max_tokens": 4, "stream": True,
+                "stream_options": {"include_usage": True}}
+        connection.request("POST", "/v1/chat/completions", json.dumps(body), dict(target_of(fake).headers))
+        return connection.getresponse().read().decode()
+
+
+def test_the_fake_frames_a_stream_as_the_recorded_vllm_does() -> None:
+    real = events_of((RECORDED / "stream-4-tokens.sse").read_text())
+    fake = events_of(fake_stream_text())
+    for events in (real, fake):
+        assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+        contents = [e for e in events if e["choices"]]
+        assert contents[-1]["choices"][0]["finish_reason"] == "length", "rides on the last content chunk"
+        assert all(e["choices"][0]["finish_reason"] is None for e in contents[:-1])
+        assert events[-1]["choices"] == []
+        assert set(events[-1]["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+    def choice_keys(events: list[dict[str, Any]]) -> set[str]:
+        return {key for e in events for choice in e["choices"] for key in choice}
+
+    assert choice_keys(fake) <= choice_keys(real)
+
+
+def test_the_fakes_error_body_is_vllms() -> None:
+    recorded = json.loads((RECORDED / "unknown-model.json").read_text())
+    with fake_openai() as fake:
+        answer = request(target_of(fake), "POST", "/chat/completions", {"model": "no-such-model"})
+    assert answer.status == recorded["status"] == 404
+    assert set(answer.body["error"]) == set(recorded["body"]["error"])
+    assert answer.body["error"]["message"].startswith("The model `no-such-model` does not exist.")
+
+
+@pytest.mark.parametrize(("name", "tokens", "content_chunks"), [("stream-4-tokens.sse", 4, 2),
+                                                                 ("stream-1-token.sse", 1, 0)])
+def test_recorded_vllm_streams_are_read_whole(name: str, tokens: int, content_chunks: int) -> None:
+    """Real vLLM: tokens that decode to nothing yet come as empty chunks; a stream may hold no content."""
+    with fake_openai(transcript=(RECORDED / name).read_text()) as fake:
+        read = stream_chat(target_of(fake), {"model": MODEL, "messages": []}, fake.clock)
+    assert (read.error, read.output_tokens, len(read.content_times)) == (None, tokens, content_chunks)
