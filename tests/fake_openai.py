@@ -78,6 +78,8 @@ class FakeOpenAI:
     models: tuple[str, ...] = (MODEL,)
     # A stream recorded from a real vLLM (tests/fixtures/vllm-0.32.0/*.sse), sent as it is.
     transcript: str | None = None
+    # A busy server, or a proxy that buffers (node-api may), hands over a whole stream at once.
+    burst: bool = False
 
     def __post_init__(self) -> None:
         self.released = threading.Event()
@@ -192,13 +194,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             self._event(_chunk({"role": "assistant", "content": ""}))
+            if self.fake.burst:
+                self.fake.clock.advance(self.fake.ttft + self.fake.inter_token * (tokens - 1))
             for index in range(tokens):
                 if self.fake.cut_after_tokens and index == self.fake.cut_after_tokens:
                     return
                 if self.fake.stall_after_tokens and index == self.fake.stall_after_tokens:
                     self.fake.released.wait(timeout=10)
                     return
-                self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
+                if not self.fake.burst:
+                    self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
                 readings = self.fake.clock.readings
                 text = "" if self.fake.empty_content else " word" if index else "word"
                 # As vLLM does, the last token's chunk carries the finish reason.

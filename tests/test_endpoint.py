@@ -113,6 +113,16 @@ def test_bench_figures_come_from_the_injected_timings() -> None:
                for request in fake.requests)
 
 
+def test_a_burst_delivered_stream_keeps_true_ttft_and_latency_and_shows_no_gaps() -> None:
+    with fake_openai(ttft=0.25, inter_token=0.05, output_tokens=20, burst=True) as fake:
+        code, out, _ = run(fake, "bench", "--concurrency", "1", "--duration", "2", "--json")
+    summary = json.loads(out)
+    assert code == 0
+    # The whole stream arrives at 0.25 + 19 x 0.05 = 1.2 s: that is its first token and its end.
+    assert summary["ttftMs"]["p50"] == summary["e2eLatencyMs"]["p50"] == 1200.0
+    assert summary["itlMs"]["p99"] == summary["tpotMs"]["p99"] == 0.0
+
+
 def test_bench_runs_its_requests_at_once_and_counts_errors() -> None:
     with fake_openai(gather=3, fail_every=4, output_tokens=5) as fake:
         code, out, _ = run(fake, "bench", "--concurrency", "3", "--duration", "10")
