@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import TextIO
 
 from endpoint import bench as bench_module
-from endpoint.auth import AuthError, Refused, iam_token
+from endpoint.auth import AuthError, iam_token
 from endpoint.bench import BenchPlan, report, run_bench
 from endpoint.check import NotServing, run_check
+from endpoint.exits import EXIT_FAILED, EXIT_OK, failed
 from endpoint.openai_http import Clock, Target
 from endpoint.outputs import OutputsError, find_endpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPT = "Explain in three sentences what a KV cache is."
-
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def _number(kind: Callable[[str], float], low: float, strict: bool) -> Callable[[str], float]:
@@ -105,15 +104,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         summary = run_bench(target, endpoint, plan, clock, sleep, err)
         out.write(json.dumps(summary, indent=2) + "\n" if args.json else report(summary) + "\n")
         return EXIT_OK if summary["succeeded"] else EXIT_FAILED
-    except Refused as error:
-        err.write(f"error: {error}\n")
-        return EXIT_REFUSED
-    except (AuthError, OutputsError) as error:
-        err.write(f"error: {error}\n")
-        return EXIT_SETUP
-    except NotServing as error:
-        err.write(f"error: {error}\n")
-        return EXIT_FAILED
+    except (AuthError, OutputsError, NotServing) as error:
+        return failed(error, err)
 
 
 if __name__ == "__main__":

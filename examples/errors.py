@@ -12,12 +12,11 @@ from typing import TextIO
 
 import openai
 
-from endpoint.auth import AuthError, Refused, iam_token, refusal
+from endpoint.auth import AuthError, iam_token, refusal
+from endpoint.exits import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, failed
 from endpoint.outputs import Endpoint, OutputsError, find_endpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def _message(error: openai.APIStatusError) -> str:
@@ -34,12 +33,8 @@ def run_example(example: Callable[[Endpoint, str], None], err: TextIO | None = N
     try:
         endpoint = find_endpoint(None, os.environ.get("PULUMI_STACK"), os.environ, PROJECT_DIR)
         example(endpoint, iam_token(None, os.environ))
-    except Refused as error:
-        err.write(f"error: {error}\n")
-        return EXIT_REFUSED
     except (AuthError, OutputsError) as error:
-        err.write(f"error: {error}\n")
-        return EXIT_SETUP
+        return failed(error, err)
     except openai.APIStatusError as error:
         refused = refusal(error.status_code, endpoint.project_id if endpoint else None)
         answer = f"the endpoint answered HTTP {error.status_code}: {_message(error)}"
