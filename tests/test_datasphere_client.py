@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from components.cloud import http
+from components.cloud import credentials, http
 from components.cloud.credentials import CredentialsError, token_source
 from components.cloud.http import ApiClient, ApiError, Endpoints, HttpAnswer, NotSent, OperationFailed, Timing
 from components.datasphere.api import DatasphereClient
@@ -220,3 +222,24 @@ def test_a_refused_connection_is_told_apart() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(NotSent, match="Connection refused"):
         http.send("GET", f"http://127.0.0.1:{port}/x", {}, None, 1.0)
+
+
+def test_threads_share_one_token_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Independent resources are created in parallel: their calls wait for one exchange, not one each."""
+    exchanges: list[str] = []
+
+    def slow_iam(method, url, headers, body, timeout):  # an IAM that takes a moment, as a real one does
+        exchanges.append(url)
+        time.sleep(0.05)
+        return HttpAnswer(200, {"iamToken": IAM_TOKEN, "expiresAt": "2099-01-01T00:00:00Z"}, "")
+
+    monkeypatch.setattr(credentials, "send", slow_iam)
+    source = token_source({}.get, {"YC_TOKEN": OAUTH_TOKEN}, Endpoints(), Timing(poll_interval=0.01))
+    tokens: list[str] = []
+    threads = [threading.Thread(target=lambda: tokens.append(source())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert tokens == [IAM_TOKEN] * 8
+    assert len(exchanges) == 1

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,18 @@ class TokenSource:
     wall_clock: Callable[[], float] = lambda: datetime.now(UTC).timestamp()
     _token: str | None = None
     _expires: float = 0.0
+    # The engine calls a provider from several threads at once (independent resources are created in
+    # parallel): one exchange serves them all.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __repr__(self) -> str:
         return f"TokenSource(kind={self.kind!r})"
 
     def __call__(self) -> str:
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> str:
         if self._token and self.timing.clock() < self._expires - REFRESH_MARGIN_SECONDS:
             return self._token
         if self.kind == "iam":

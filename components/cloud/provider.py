@@ -10,6 +10,7 @@ module path, and the engine unpickles the old ones to delete what an update leav
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar, Generic, TypeVar
@@ -67,6 +68,9 @@ class CloudProvider(ResourceProvider, Generic[ClientT]):
     """Base of the stack's providers; `client_class` names the API a subclass speaks."""
 
     client_class: ClassVar[type[ApiClient]]
+    # One lock for every provider: the engine calls them from several threads at once, and they
+    # must share one client (and so one token) each.
+    _client_lock: ClassVar[threading.Lock] = threading.Lock()
     _config: Any = None
     _client: Any = None
 
@@ -76,9 +80,10 @@ class CloudProvider(ResourceProvider, Generic[ClientT]):
 
     @property
     def client(self) -> ClientT:
-        if self._client is None:
-            self._client = client_from(self.client_class, self._config)
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = client_from(self.client_class, self._config)
+            return self._client
 
     def __getstate__(self) -> dict[str, Any]:
         # Never pickle a configured client or the config it was built from.
