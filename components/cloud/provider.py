@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -19,7 +19,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
 from components.cloud.credentials import token_source
-from components.cloud.http import ApiClient, Endpoints, Timing
+from components.cloud.http import ApiClient, ApiError, Endpoints, Timing
 
 NAMESPACE = "vllm-datasphere"
 ENDPOINT_KEYS = {
@@ -88,6 +88,17 @@ class CloudProvider(ResourceProvider, Generic[ClientT]):
     def __getstate__(self) -> dict[str, Any]:
         # Never pickle a configured client or the config it was built from.
         return {}
+
+
+def delete_after_failure(kind: str, ident: str | None, delete: Callable[[str], None]) -> str:
+    """Delete what a failed create had started, and say what became of it, for the error message."""
+    if not ident:
+        return "Nothing was left behind."
+    try:
+        delete(ident)
+    except ApiError as error:
+        return f"Deleting it failed too ({error.code_name}): delete {kind} {ident} in the console."
+    return f"The {kind} was deleted."
 
 
 def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any], in_place: Iterable[str],

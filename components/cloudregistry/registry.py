@@ -25,7 +25,13 @@ from pulumi.dynamic import (
 )
 
 from components.cloud.http import ApiError
-from components.cloud.provider import CloudProvider, diff_props, is_known, require_text
+from components.cloud.provider import (
+    CloudProvider,
+    delete_after_failure,
+    diff_props,
+    is_known,
+    require_text,
+)
 from components.cloudregistry.api import CloudRegistryClient
 
 NAME = re.compile(r"^[a-z][-a-z0-9]{1,61}[a-z0-9]$")
@@ -67,18 +73,9 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
         try:
             registry = self.client.wait(operation, resource)
         except ApiError as error:
-            raise RuntimeError(f"{error} {self._delete_after_failure(registry_id)}") from None
+            cleanup = delete_after_failure("registry", registry_id, self.client.force_delete_registry)
+            raise RuntimeError(f"{error} {cleanup}") from None
         return CreateResult(registry.get("id", registry_id), _outputs(props, registry))
-
-    def _delete_after_failure(self, registry_id: str | None) -> str:
-        if not registry_id:
-            return "Nothing was left behind."
-        try:
-            self.client.force_delete_registry(registry_id)
-        except ApiError as error:
-            return (f"Deleting registry {registry_id} failed too ({error.code_name}): delete it in the "
-                    "console.")
-        return f"Registry {registry_id} was deleted."
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A new registry in the same folder under the same name must wait for the old one to go

@@ -26,6 +26,7 @@ from pulumi.dynamic import (
 
 from components.cloud.http import ApiError, HttpAnswer
 from components.cloud.provider import (
+    delete_after_failure,
     diff_props,
     is_known,
     require_text,
@@ -160,7 +161,7 @@ class NodeProvider(DatasphereProvider):
             self._wait_ready(props, node_id, seen)
         except (ApiError, TimeoutError, ConnectionError, NodeStartFailed) as error:
             cleanup = (self._kept(props) if props.get("keepFailedNode") and node_id
-                       else self._delete_after_failure(node_id))
+                       else delete_after_failure("node", node_id, self.client.delete_node))
             causes = "; ".join(LIKELY_CAUSES)
             raise NodeStartFailed(
                 f"{resource} (id {node_id or 'not assigned'}) did not start: {error}. "
@@ -174,15 +175,6 @@ class NodeProvider(DatasphereProvider):
                 f"project {props['projectId']}, Nodes, {props['name']}, Logs. It takes no traffic (the alias "
                 "moves to a node only once it serves) but it bills while it runs, and Pulumi does not own "
                 "it: delete it there when done.")
-
-    def _delete_after_failure(self, node_id: str | None) -> str:
-        if node_id is None:
-            return "Nothing was left behind."
-        try:
-            self.client.delete_node(node_id)
-        except ApiError as error:
-            return f"Deleting it failed too ({error.code_name}): delete node {node_id} in the console."
-        return "The node was deleted."
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return diff_props(olds, news, in_place=(*IN_PLACE_FIELDS, *LOCAL_FIELDS), replace=REPLACE_FIELDS)
