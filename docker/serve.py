@@ -53,8 +53,9 @@ def _parse_without_a_device() -> None:
         platforms.current_platform = CpuPlatform()
 
 
-def vllm_parse(args: list[str]) -> argparse.Namespace:
-    """Parse `vllm serve ARGS` with this image's vLLM, as its CLI does, without starting anything."""
+def vllm_parser() -> Parse:
+    """`vllm serve ARGS` parsed with this image's vLLM, as its CLI does, without starting anything.
+    The parser is built once: building it computes every config default of vLLM."""
     try:
         from vllm.entrypoints.cli.serve import ServeSubcommand  # only inside the image
         try:
@@ -67,13 +68,18 @@ def vllm_parse(args: list[str]) -> argparse.Namespace:
     parser = FlexibleArgumentParser(prog="vllm")
     command = ServeSubcommand()
     command.subparser_init(parser.add_subparsers(dest="subparser"))
-    parsed = parser.parse_args(["serve", *args])
-    command.validate(parsed)
-    return parsed
+
+    def parse(args: list[str]) -> argparse.Namespace:
+        parsed = parser.parse_args(["serve", *args])
+        command.validate(parsed)
+        return parsed
+
+    return parse
 
 
-def check(managed: list[str], extra: list[str], parse: Parse = vllm_parse) -> list[str]:
+def check(managed: list[str], extra: list[str], parse: Parse | None = None) -> list[str]:
     """The command, once vLLM accepts it and the extra flags leave every managed setting as it was."""
+    parse = parse or vllm_parser()
     command = [*managed, *extra]
     refused = f"vLLM refuses the command `vllm serve {' '.join(command)}`"
     try:
