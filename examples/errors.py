@@ -14,15 +14,10 @@ import openai
 
 from endpoint.auth import AuthError, iam_token, refusal
 from endpoint.exits import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, failed
+from endpoint.openai_http import Answer, describe
 from endpoint.outputs import Endpoint, OutputsError, find_endpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def _message(error: openai.APIStatusError) -> str:
-    body = error.body if isinstance(error.body, dict) else {}
-    detail = body.get("message") or (body.get("error") or {}).get("message") if body else None
-    return " ".join(str(detail or error.message).split())[:200]
 
 
 def run_example(example: Callable[[Endpoint, str], None], err: TextIO | None = None) -> int:
@@ -37,7 +32,7 @@ def run_example(example: Callable[[Endpoint, str], None], err: TextIO | None = N
         return failed(error, err)
     except openai.APIStatusError as error:
         refused = refusal(error.status_code, endpoint.project_id if endpoint else None)
-        answer = f"the endpoint answered HTTP {error.status_code}: {_message(error)}"
+        answer = f"the endpoint answered {describe(Answer(error.status_code, error.body, error.message))}"
         err.write(f"error: {refused or answer}\n")
         return EXIT_REFUSED if refused else EXIT_FAILED
     except openai.APIConnectionError as error:

@@ -35,7 +35,7 @@ def test_an_example_streams_a_completion_from_the_stack_outputs(
 @pytest.mark.parametrize(("setup", "code", "message"), [
     ({"YC_IAM_TOKEN": "t1.expired"}, 3, "error: the endpoint refused the token (HTTP 401)"),
     ({"VLLM_MODEL": "other-model"}, 1,
-     "error: the endpoint answered HTTP 404: The model `other-model` does not exist. Valid aliases:"),
+     "error: the endpoint answered HTTP 404 The model `other-model` does not exist. Valid aliases:"),
     ({"VLLM_ENDPOINT_URL": None}, 2, "error: "),
 ])
 def test_an_example_ends_in_one_line_and_the_readmes_exit_code(
