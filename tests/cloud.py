@@ -35,6 +35,5 @@ def deploy(engine: Engine, run: ProgramRun) -> dict[str, str]:
 
 def up_one(engine: Engine, run: ProgramRun, name: str) -> str:
     """Apply one of the program's resources, as `pulumi up --target` would."""
-    [registration] = [r for r in run.registrations
-                      if r.type.startswith("pulumi-python:dynamic/") and state_name(r) == name]
+    [registration] = [r for r in run.dynamic() if state_name(r) == name]
     return engine.up_registration(run, registration)

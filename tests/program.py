@@ -154,6 +154,10 @@ class ProgramRun:
         assert len(found) == 1, f"expected one {type_}, got {[r.name for r in found]}"
         return found[0]
 
+    def dynamic(self) -> list[Registration]:
+        """The stack's own dynamic resources, in the order they were registered (dependencies first)."""
+        return [r for r in self.registrations if r.type.startswith("pulumi-python:dynamic/")]
+
     def by_urn(self, urn: str) -> Registration:
         return next(r for r in self.registrations if r.urn == urn)
 

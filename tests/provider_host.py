@@ -185,9 +185,7 @@ class Engine:
         `replace` names resources to replace as `pulumi up --replace` does. When the whole program is
         applied, what the state holds and the program no longer declares is deleted at the end."""
         done = {}
-        for registration in run.registrations:
-            if not registration.type.startswith("pulumi-python:dynamic/"):
-                continue
+        for registration in run.dynamic():
             if types and registration.type.rsplit(":", 1)[1] not in types:
                 continue
             name = state_name(registration)

@@ -341,15 +341,15 @@ def test_pickled_providers_carry_no_credentials(monkeypatch, project_api) -> Non
     monkeypatch.setenv("YC_TOKEN", "t1.deployer-token-in-the-environment")
     monkeypatch.setattr(project_api, "accepted_tokens", {"t1.deployer-token-in-config"})
     run = run_program({"yandex:token": "t1.deployer-token-in-config"})
-    for registration in run.registrations:
-        if registration.type.startswith("pulumi-python:dynamic/"):
-            provider = registration.inputs["__provider"]
-            assert isinstance(provider, Secret)
-            pickled = base64.b64decode(provider.value)
-            assert b"deployer-token" not in pickled
-            # By reference: the class's module path, importable from the project root.
-            module = registration.type.split("/")[1].split(":")[0]
-            assert f"components.{module}.".encode() in pickled
+    assert run.dynamic()
+    for registration in run.dynamic():
+        provider = registration.inputs["__provider"]
+        assert isinstance(provider, Secret)
+        pickled = base64.b64decode(provider.value)
+        assert b"deployer-token" not in pickled
+        # By reference: the class's module path, importable from the project root.
+        module = registration.type.split("/")[1].split(":")[0]
+        assert f"components.{module}.".encode() in pickled
 
 
 def test_the_memory_estimate_is_an_output_and_one_preview_line(caplog: pytest.LogCaptureFixture) -> None:
