@@ -117,12 +117,12 @@ def stream_chat(target: Target, payload: Mapping[str, Any], clock: Clock) -> Str
             text = response.read().decode("utf-8", "replace")
             return record(describe(Answer(status, _json_or_none(text), text)), tokens=0)
         for raw in response:
-            now = clock()
-            if now - started > target.timeout:
-                return record(f"took longer than {target.timeout:g} s")
             line = raw.decode("utf-8", "replace").strip()
             if not line.startswith("data:"):
                 continue
+            now = clock()  # once an event, when it arrives
+            if now - started > target.timeout:
+                return record(f"took longer than {target.timeout:g} s")
             data = line.removeprefix("data:").strip()
             if data == "[DONE]":
                 break

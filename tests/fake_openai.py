@@ -62,8 +62,8 @@ class FakeOpenAI:
     max_in_flight: int = 0
     # Each chat request waits (for real, briefly) until this many are in flight: proves concurrency.
     gather: int = 0
-    # Hold the stream after each token until the client has read the clock, so that its timings are
-    # exact (without it, later tokens may advance the clock first: the client then sees a burst).
+    # Hold the stream after each event until the client has read the clock for it, so that its
+    # timings are exact (without it, later tokens may advance the clock first: a burst to the client).
     lockstep: bool = False
     # Servers that ignore stream_options send no usage chunk; a dying one stops mid-stream.
     report_usage: bool = True
@@ -204,12 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if not self.fake.burst:
                     self.fake.clock.advance(self.fake.ttft if index == 0 else self.fake.inter_token)
-                readings = self.fake.clock.readings
                 text = "" if self.fake.empty_content else " word" if index else "word"
                 # As vLLM does, the last token's chunk carries the finish reason.
                 self._event(_chunk({"content": text}, finish="length" if index == tokens - 1 else None))
-                if self.fake.lockstep:
-                    self.fake.clock.wait_for_reading(readings)
             if usage and self.fake.report_usage:
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
                              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": tokens,
@@ -220,8 +217,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.leave()
 
     def _event(self, data: dict[str, Any]) -> None:
+        readings = self.fake.clock.readings
         self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
+        if self.fake.lockstep:  # the client reads the clock once an event: wait for that reading
+            self.fake.clock.wait_for_reading(readings)
 
 
 @contextmanager
