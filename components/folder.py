@@ -23,7 +23,7 @@ class Folder(pulumi.ComponentResource):
                 name,
                 cloud_id=settings.cloud_id,
                 name=settings.folder_name,
-                description=f"vLLM endpoint for {settings.served_model_name} (managed by Pulumi)",
+                description=f"vLLM endpoint for {settings.what_is_served} (managed by Pulumi)",
                 labels=labels,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import platform
-from components.settings import Settings
+from components.model_settings import ModelSettings
 from components.vllm_command import serve_args_json
 
 # Relative to the project root, where the engine runs the program: an absolute path would
@@ -19,13 +19,15 @@ DOCKER_DIR = Path("docker")
 PLATFORM = "linux/amd64"
 
 
-def image_tag(settings: Settings, stack: str) -> str:
+def image_tag(model: ModelSettings, stack: str) -> str:
     """A readable tag; downstream resources use the digest, never this tag.
 
-    It starts with the stack, so stacks sharing a registry never move each other's tags (an image
-    a registry cleanup policy sees untagged may be removed under a node that still needs it).
+    It starts with the stack (and the entry's name, in `models`), so stacks sharing a registry, and
+    entries serving one model, never move each other's tags (an image a registry cleanup policy sees
+    untagged may be removed under a node that still needs it).
     """
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", f"{stack}-{settings.served_model_name}".lower()).strip("-.")
+    words = f"{stack}{model.resource_suffix}-{model.served_model_name}"
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", words.lower()).strip("-.")
     return slug[:128] or "model"
 
 
@@ -33,20 +35,20 @@ class Image(pulumi.ComponentResource):
     image: docker.Image
     image_ref: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, stack: str, repository: pulumi.Input[str],
+    def __init__(self, name: str, model: ModelSettings, stack: str, repository: pulumi.Input[str],
                  push_key_secret: pulumi.Input[str], push_after: list[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Image", name, None, opts)
         self.image = docker.Image(
             name,
-            image_name=pulumi.Output.concat(repository, ":", image_tag(settings, stack)),
+            image_name=pulumi.Output.concat(repository, ":", image_tag(model, stack)),
             build=docker.DockerBuildArgs(
                 context=DOCKER_DIR.as_posix(),
                 dockerfile=(DOCKER_DIR / "Dockerfile").as_posix(),
                 platform=PLATFORM,
                 args={
-                    "VLLM_IMAGE": settings.vllm_image,
-                    "VLLM_SERVE_ARGS": serve_args_json(settings),
+                    "VLLM_IMAGE": model.vllm_image,
+                    "VLLM_SERVE_ARGS": serve_args_json(model),
                 },
             ),
             registry=docker.RegistryArgs(

@@ -100,8 +100,10 @@ class MemoryEstimate:
             "parametersSource": self.size.parameters_source,
         }
 
-    def summary(self) -> str:
-        return (f"memoryEstimate: {self.model} needs {gib(self.needed_bytes)} GiB of the "
+    def summary(self, entry: str | None = None) -> str:
+        """One line for the preview; `entry` names the model's entry of `models`."""
+        label = f"memoryEstimate [{entry}]" if entry else "memoryEstimate"
+        return (f"{label}: {self.model} needs {gib(self.needed_bytes)} GiB of the "
                 f"{gib(self.available_bytes)} GiB vLLM may use on {self.plan.configuration.name} "
                 f"(weights {gib(self.weights_bytes)} + KV cache {gib(self.kv_cache_bytes)} for "
                 f"{self.plan.max_model_len} tokens + overhead {gib(self.overhead_bytes)}; "

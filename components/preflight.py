@@ -14,6 +14,7 @@ from dataclasses import replace
 import pulumi
 
 from components import platform
+from components.config_parsing import ConfigError, ConfigProblem
 from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
 from components.memory import (
     MemoryEstimate,
@@ -25,7 +26,7 @@ from components.memory import (
     tokens_that_fit,
 )
 from components.model_facts import ModelFacts, ModelShape, parameters_from_name
-from components.settings import ConfigError, ConfigProblem, Settings, configuration_problems
+from components.model_settings import ModelSettings, configuration_problems
 
 Warn = Callable[[str], None]
 
@@ -34,18 +35,18 @@ MIN_SUGGESTED_MODEL_LEN = 1024
 SUGGESTED_UTILIZATION = 0.95
 
 
-def check_model_fits(settings: Settings, hugging_face_token: str | None) -> MemoryEstimate:
+def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) -> MemoryEstimate:
     """Read the model's facts and check them; print the estimate, or raise `ConfigError`."""
     try:
         loaded = load_model_facts(settings.model, HubAccess.from_environment(hugging_face_token))
     except HubAccessError as error:
         raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
     result = check_model(settings, loaded, warn=pulumi.log.warn)
-    pulumi.log.info(result.summary())
+    pulumi.log.info(result.summary(settings.name if settings.listed else None))
     return result
 
 
-def model_problems(settings: Settings, hugging_face_token: str | None
+def model_problems(settings: ModelSettings, hugging_face_token: str | None
                    ) -> tuple[MemoryEstimate | None, list[ConfigProblem]]:
     """`check_model_fits`, with its problems returned to be reported beside the others."""
     try:
@@ -54,7 +55,7 @@ def model_problems(settings: Settings, hugging_face_token: str | None
         return None, error.problems
 
 
-def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:
+def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:
     problems: list[ConfigProblem] = []
     facts = loaded.facts
     if facts.config is None:
@@ -80,7 +81,7 @@ def check_model(settings: Settings, loaded: LoadedFacts, warn: Warn) -> MemoryEs
     return result
 
 
-def _dtype(settings: Settings, facts: ModelFacts) -> str:
+def _dtype(settings: ModelSettings, facts: ModelFacts) -> str:
     """`auto` runs a 16-bit checkpoint in its own dtype (and a float32 one in 16 bits)."""
     if settings.dtype == "auto" and facts.checkpoint_dtype in ("bfloat16", "float16"):
         return facts.checkpoint_dtype
@@ -103,7 +104,7 @@ def _reason(loaded: LoadedFacts) -> str:
     return "the Hub has no config.json for it" if loaded.facts.config is None else "unknown"
 
 
-def _model_size(settings: Settings, loaded: LoadedFacts, warn: Warn,
+def _model_size(settings: ModelSettings, loaded: LoadedFacts, warn: Warn,
                 problems: list[ConfigProblem]) -> ModelSize | None:
     facts = loaded.facts
     prequantized = facts.checkpoint_quantization is not None or (
@@ -132,7 +133,7 @@ def _same_method(chosen: str, checkpoint: str) -> bool:
     return chosen in (checkpoint, f"{checkpoint}_marlin")
 
 
-def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
+def _quantization(settings: ModelSettings, facts: ModelFacts, warn: Warn,
                   problems: list[ConfigProblem]) -> str | None:
     """The method vLLM will use: the one set, else the checkpoint's own."""
     chosen, checkpoint = settings.quantization, facts.checkpoint_quantization
@@ -169,7 +170,7 @@ def _quantization(settings: Settings, facts: ModelFacts, warn: Warn,
     return chosen or checkpoint
 
 
-def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedFacts,
+def _max_model_len(settings: ModelSettings, shape: ModelShape | None, loaded: LoadedFacts,
                    problems: list[ConfigProblem]) -> int | None:
     own = shape.context_length if shape else None
     if settings.max_model_len is None:
@@ -186,14 +187,14 @@ def _max_model_len(settings: Settings, shape: ModelShape | None, loaded: LoadedF
     return settings.max_model_len
 
 
-def _runs_on(settings: Settings, size: ModelSize, plan: Plan,
+def _runs_on(settings: ModelSettings, size: ModelSize, plan: Plan,
              configuration: platform.Configuration) -> bool:
     return (not configuration_problems(settings, configuration)
             and (plan.quantization is None or configuration.runs_quantization(plan.quantization))
             and divides_heads(size.shape, configuration.gpu_count))
 
 
-def _configurations_that_fit(settings: Settings, size: ModelSize, plan: Plan) -> list[MemoryEstimate]:
+def _configurations_that_fit(settings: ModelSettings, size: ModelSize, plan: Plan) -> list[MemoryEstimate]:
     """Every other GPU configuration the model would run and fit on, smallest first."""
     found = []
     for name in platform.GPU_CONFIGURATIONS:
@@ -211,7 +212,7 @@ def _describe(result: MemoryEstimate) -> str:
     return f"{c.gpu_count} x {c.gpu}: needs {gib(result.needed_bytes)} of {gib(result.available_bytes)} GiB"
 
 
-def _heads_problem(settings: Settings, size: ModelSize, plan: Plan, shape: ModelShape) -> ConfigProblem:
+def _heads_problem(settings: ModelSettings, size: ModelSize, plan: Plan, shape: ModelShape) -> ConfigProblem:
     fits = [c.plan.configuration.name for c in _configurations_that_fit(settings, size, plan)]
     if fits:
         others = f" (or {', '.join(fits[:-1])})" if len(fits) > 1 else ""
@@ -232,7 +233,7 @@ def _shorter_length(size: ModelSize, plan: Plan) -> int | None:
     return None
 
 
-def _quantized_fixes(settings: Settings, size: ModelSize, plan: Plan) -> list[str]:
+def _quantized_fixes(settings: ModelSettings, size: ModelSize, plan: Plan) -> list[str]:
     """An 8-bit load of this checkpoint, or a 4-bit checkpoint; with a shorter context if need be."""
     name = settings.model.split("/")[-1]
     trials = (
@@ -255,7 +256,7 @@ def _quantized_fixes(settings: Settings, size: ModelSize, plan: Plan) -> list[st
     return fixes
 
 
-def _fit_fixes(settings: Settings, result: MemoryEstimate) -> list[str]:
+def _fit_fixes(settings: ModelSettings, result: MemoryEstimate) -> list[str]:
     size, plan = result.size, result.plan
     fixes = []
     larger = [c for c in _configurations_that_fit(settings, size, plan)
@@ -276,7 +277,7 @@ def _fit_fixes(settings: Settings, result: MemoryEstimate) -> list[str]:
     return fixes
 
 
-def _fit_problem(settings: Settings, result: MemoryEstimate) -> ConfigProblem:
+def _fit_problem(settings: ModelSettings, result: MemoryEstimate) -> ConfigProblem:
     plan, size = result.plan, result.size
     c = plan.configuration
     fixes = _fit_fixes(settings, result)

@@ -9,38 +9,44 @@ in for the refused value, not on the user's choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import pulumi
 
 from components.cloud.credentials import CredentialsError
 from components.cloud.http import ApiError
 from components.cloud.provider import program_client
 from components.datasphere.api import DatasphereClient
+from components.datasphere.project_settings import OWNER_LABEL, owner_stack, taken_by_label
 from components.memory import MemoryEstimate
+from components.model_settings import ENTRY_KEYS
 from components.network import ExistingSubnet, find_subnet
 from components.preflight import model_problems
 from components.registry import registry_problems
-from components.settings import ID_SOURCES, ConfigError, ConfigProblem, Settings
+from components.settings import ID_SOURCES, ConfigError, ConfigProblem, Settings, stack_slug
 
 # The settings each check reads.
 PREFLIGHT_READS = frozenset({"model", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
                              "gpuMemoryUtilization", "instanceSpec", "vllmImage"})
 SUBNET_READS = frozenset({"subnetId", "zone"})
 PROJECT_ROLE = "datasphere.community-projects.editor"
+ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
 
 
 @dataclass(frozen=True)
 class Checked:
-    """What the checks found that the stack is built on."""
+    """What the checks found that the stack is built on; `memory` by model name."""
 
     settings: Settings
-    memory: MemoryEstimate
+    memory: Mapping[str, MemoryEstimate]
     existing_subnet: ExistingSubnet | None
 
 
 def project_problems(settings: Settings, zone_checked: bool = True) -> list[ConfigProblem]:
-    """Whether the DataSphere project exists, the deployer may read it, and its community (whose zone,
-    where the API gives one, is where the nodes run) agrees with `zone`."""
+    """Whether the DataSphere project exists, the deployer may read it, no other stack set it up
+    (components/datasphere/project_settings.py), and its community (whose zone, where the API gives
+    one, is where the nodes run) agrees with `zone`."""
     project_id = settings.datasphere_project_id
     fix = f"pulumi config set datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>"
     try:
@@ -58,12 +64,16 @@ def project_problems(settings: Settings, zone_checked: bool = True) -> list[Conf
                                   f"role on the project. Fix: give it {PROJECT_ROLE} on the project (README, "
                                   "Prerequisites), or " + fix)]
         return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
+    found = []
+    owner = (project.get("labels") or {}).get(OWNER_LABEL)
+    if owner and owner_stack(owner) != stack_slug(pulumi.get_stack()) and not settings.adopt_project_settings:
+        found.append(ConfigProblem("datasphereProjectId", project_id, taken_by_label(project_id, owner)))
     zone = community.get("zoneId")
     if zone_checked and zone and zone != settings.zone:
-        return [ConfigProblem("zone", settings.zone, "differs from the zone of the DataSphere community of "
-                              f"project {project_id}, {zone}, where its nodes run. Fix: pulumi config set "
-                              f"zone {zone}")]
-    return []
+        found.append(ConfigProblem("zone", settings.zone, "differs from the zone of the DataSphere "
+                                   f"community of project {project_id}, {zone}, where its nodes run. Fix: "
+                                   f"pulumi config set zone {zone}"))
+    return found
 
 
 def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProblem],
@@ -71,10 +81,18 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
     """Run every check the refused settings leave standing; raise one `ConfigError` with all problems."""
     found = list(problems)
     refused = {problem.key for problem in found}
-    memory = existing_subnet = None
-    if not refused & PREFLIGHT_READS:
-        memory, more = model_problems(settings, hugging_face_token)
+    memory: dict[str, MemoryEstimate] = {}
+    for index, model in enumerate(settings.models):
+        prefix = f"models[{index}]." if model.listed else ""
+        if {key.removeprefix(prefix) for key in refused if key.startswith(prefix)} & PREFLIGHT_READS:
+            continue
+        estimate, more = model_problems(model, hugging_face_token)
+        if model.listed:
+            more = [problem.in_entry(index, model.name, ENTRY_KEY_SET) for problem in more]
         found += more
+        if estimate is not None:
+            memory[model.name] = estimate
+    existing_subnet = None
     if not refused & SUBNET_READS:
         existing_subnet, more = find_subnet(settings)
         found += more
@@ -84,5 +102,5 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
         found += project_problems(settings, zone_checked="zone" not in refused)
     if found:
         raise ConfigError(found)
-    assert memory is not None, "the preflight ran, since nothing was refused"
+    assert len(memory) == len(settings.models), "the preflight ran for every model, since nothing was refused"
     return Checked(settings, memory, existing_subnet)

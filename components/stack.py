@@ -1,4 +1,4 @@
-"""The top component: config in, a served model behind a DataSphere alias out."""
+"""The top component: config in, served models behind DataSphere aliases out."""
 
 from __future__ import annotations
 
@@ -7,28 +7,32 @@ from dataclasses import dataclass
 import pulumi
 
 from components.client import ClientAccess, curl_example
-from components.datasphere.api import alias_headers
-from components.datasphere.component import Datasphere
+from components.datasphere.api import alias_full_name, alias_headers
+from components.datasphere.component import Datasphere, alias_groups
 from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
 from components.memory import MemoryEstimate
+from components.model_settings import ModelSettings
 from components.network import Network
 from components.preview import Checked
 from components.registry import Registry
-from components.settings import stack_slug
+from components.settings import Settings, stack_slug
+
+# The outputs of one model, at the top of the stack's outputs while it serves just one.
+ONE_MODEL_OUTPUTS = ("imageRef", "nodeId", "aliasFullName", "servedModelName", "headers", "curlExample",
+                     "memoryEstimate")
 
 
 @dataclass(frozen=True)
 class NodeFoundation:
-    """What the DataSphere part (project settings, secret, node, alias) is built on."""
+    """What the DataSphere part (project settings, secret, nodes, aliases) is built on."""
 
     folder_id: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
     service_account_id: pulumi.Output[str]
     registry_id: pulumi.Output[str]
     pull_key_secret: pulumi.Output[str]
-    image_ref: pulumi.Output[str]
 
 
 def resource_labels(stack: str) -> dict[str, str]:
@@ -36,14 +40,16 @@ def resource_labels(stack: str) -> dict[str, str]:
 
 
 class VllmDatasphere(pulumi.ComponentResource):
+    settings: Settings
     foundation: NodeFoundation
+    images: dict[str, Image]
     datasphere: Datasphere
-    memory: MemoryEstimate
+    memory: dict[str, MemoryEstimate]
     client: ClientAccess | None
-    served_model_name: str
 
     def __init__(self, name: str, checked: Checked, opts: pulumi.ResourceOptions | None = None) -> None:
-        settings, memory = checked.settings, checked.memory
+        settings = self.settings = checked.settings
+        self.memory = dict(checked.memory)
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = resource_labels(pulumi.get_stack())
@@ -55,47 +61,60 @@ class VllmDatasphere(pulumi.ComponentResource):
         registry = Registry(base, settings, folder.folder_id, labels, opts=child)
         identity = Identity(base, folder.folder_id, registry.registry_id,
                             network.subnet_folder_id, network.uses_nat_gateway, opts=child)
-        image = Image(base, settings, labels["stack"], registry.repository, identity.push_key.secret,
-                      push_after=identity.push_ready, opts=child)
-
-        foundation = NodeFoundation(
+        self.images = {
+            model.name: Image(f"{base}{model.resource_suffix}", model, labels["stack"], registry.repository,
+                              identity.push_key.secret, push_after=identity.push_ready, opts=child)
+            for model in settings.models
+        }
+        self.foundation = NodeFoundation(
             folder_id=folder.folder_id,
             subnet_id=network.subnet_id,
             service_account_id=identity.service_account_id,
             registry_id=registry.registry_id,
             pull_key_secret=identity.pull_key.secret,
-            image_ref=image.image_ref,
         )
-        self.foundation = foundation
-        self.memory = memory
-        self.datasphere = Datasphere(base, settings, foundation, labels, opts=child)
+        self.datasphere = Datasphere(base, settings, self.foundation,
+                                     {n: image.image_ref for n, image in self.images.items()}, labels,
+                                     opts=child)
         self.client = (ClientAccess(f"{base}-client", folder.folder_id, settings.datasphere_project_id,
                                     opts=child)
                        if settings.client_service_account else None)
-        self.served_model_name = settings.served_model_name
         self.register_outputs(self.outputs())
+
+    def model_outputs(self, model: ModelSettings) -> dict[str, pulumi.Output[object]]:
+        """What a client of one model needs, and what was made for it."""
+        d = self.datasphere
+        headers = self.foundation.folder_id.apply(lambda folder: alias_headers(model.alias_name, folder))
+        members = alias_groups(self.settings.models)[model.alias_name]
+        return {
+            "imageRef": self.images[model.name].image_ref,
+            "nodeId": d.nodes[model.name].id,
+            "aliasFullName": pulumi.Output.from_input(alias_full_name(model.alias_name)),
+            "aliasNodeIds": pulumi.Output.all(*(d.nodes[m.name].id for m in members)),
+            "trafficPercent": pulumi.Output.from_input(model.traffic_percent),
+            "servedModelName": pulumi.Output.from_input(model.served_model_name),
+            "headers": headers,
+            "curlExample": headers.apply(lambda h: curl_example(d.endpoint_url, h, model.served_model_name)),
+            "memoryEstimate": pulumi.Output.from_input(self.memory[model.name].as_output()),
+        }
 
     def outputs(self) -> dict[str, pulumi.Output[object]]:
         """The stack outputs; the client's key is the only secret among them."""
         f, d = self.foundation, self.datasphere
-        headers = f.folder_id.apply(lambda folder: alias_headers(d.alias_name, folder))
+        per_model = {model.name: self.model_outputs(model) for model in self.settings.models}
         outputs: dict[str, pulumi.Output[object]] = {
             "folderId": f.folder_id,
             "subnetId": f.subnet_id,
             "serviceAccountId": f.service_account_id,
             "registryId": f.registry_id,
-            "imageRef": f.image_ref,
             "projectId": pulumi.Output.from_input(d.project_id),
             "secretName": pulumi.Output.from_input(d.secret_name),
-            "nodeId": d.node.id,
-            "aliasFullName": pulumi.Output.from_input(d.alias_full_name),
             "endpointUrl": pulumi.Output.from_input(d.endpoint_url),
-            "servedModelName": pulumi.Output.from_input(self.served_model_name),
-            "headers": headers,
-            "curlExample": headers.apply(
-                lambda h: curl_example(d.endpoint_url, h, self.served_model_name)),
-            "memoryEstimate": pulumi.Output.from_input(self.memory.as_output()),
+            "models": pulumi.Output.from_input(per_model),
         }
+        if len(per_model) == 1:
+            [only] = per_model.values()
+            outputs |= {key: only[key] for key in ONE_MODEL_OUTPUTS}
         if self.client is not None:
             outputs["clientServiceAccountId"] = self.client.service_account_id
             outputs["clientKeyJson"] = self.client.key_json

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 from components import platform
-from components.settings import Settings
+from components.model_settings import ModelSettings
 
 
-def managed_args(settings: Settings) -> list[str]:
+def managed_args(settings: ModelSettings) -> list[str]:
     """The arguments the stack sets, in a stable order so that the image only changes with them."""
     args = [
         settings.model,
@@ -30,12 +30,12 @@ def managed_args(settings: Settings) -> list[str]:
     return args
 
 
-def serve_args(settings: Settings) -> list[str]:
+def serve_args(settings: ModelSettings) -> list[str]:
     """The arguments after `vllm serve`: the stack's, then the user's `extraVllmArgs`."""
     return managed_args(settings) + list(settings.extra_vllm_args)
 
 
-def serve_args_json(settings: Settings) -> str:
+def serve_args_json(settings: ModelSettings) -> str:
     """The build argument the Dockerfile writes to the image, kept in two parts so that the build's
     check (docker/serve.py) can tell whether the extra flags change what the stack manages."""
     return json.dumps({"managed": managed_args(settings), "extra": list(settings.extra_vllm_args)},

@@ -59,6 +59,9 @@ class FakeDatasphere:
     operation_polls: int = 2
     node_warmup_seconds: float = 0.2
     served_model: str = "Qwen/Qwen2.5-7B-Instruct"
+    # What a node serves, by the start of its name (the stack names nodes <base>-<entry>-<digest>);
+    # a node no prefix matches serves `served_model`.
+    served_models: dict[str, str] = field(default_factory=dict)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     secret_contents: dict[str, str] = field(default_factory=dict)
@@ -80,6 +83,7 @@ class FakeDatasphere:
         self._ids = itertools.count(1)
         self.server: ThreadingHTTPServer | None = None
         self.registry = FakeCloudRegistry(self)
+        self.alias_calls: dict[str, int] = {}
 
     # --- control ---------------------------------------------------------------------------
     def start(self) -> FakeDatasphere:
@@ -255,6 +259,9 @@ class FakeDatasphere:
         if method == "GET":
             return project
         for path in body["updateMask"].split(","):
+            if path == "labels":
+                project["labels"] = dict(body.get("labels") or {})
+                continue
             section, key = path.split(".")
             value = (body.get(section) or {}).get(key)
             if value is None:
@@ -381,7 +388,7 @@ class FakeDatasphere:
             alias = next((a for a in self.aliases.values() if a["fullName"] == alias_name), None)
             if alias is None:
                 return 404, {"code": 5, "message": f"alias {alias_name} not found"}
-            node_id = alias["nodes"][0]["nodeId"]
+            node_id = self._route(alias)
         node = self.nodes.get(node_id or "")
         if node is None:
             return 404, {"code": 5, "message": f"node {node_id} not found"}
@@ -390,4 +397,19 @@ class FakeDatasphere:
         ready_at = node["ready_at"]
         if self.never_ready or ready_at is None or self.clock() < ready_at or node["status"] != "HEALTHY":
             return 503, {"message": "model is loading"}
-        return 200, {"object": "list", "data": [{"id": self.served_model, "object": "model"}]}
+        return 200, {"object": "list", "data": [{"id": self.model_of(node), "object": "model"}]}
+
+    def model_of(self, node: dict[str, Any]) -> str:
+        matches = [prefix for prefix in self.served_models if node["name"].startswith(prefix)]
+        return self.served_models[max(matches, key=len)] if matches else self.served_model
+
+    def _route(self, alias: dict[str, Any]) -> str:
+        """The node a call of the alias reaches: of every 100 calls, each node takes its percentage."""
+        turn = self.alias_calls.get(alias["id"], 0)
+        self.alias_calls[alias["id"]] = turn + 1
+        mark = turn % 100
+        for entry in alias["nodes"]:
+            if mark < entry["trafficPercent"]:
+                return entry["nodeId"]
+            mark -= entry["trafficPercent"]
+        return alias["nodes"][-1]["nodeId"]

@@ -58,11 +58,11 @@ def make_tiny_model(directory: Path) -> Path:
 
 def stack_command(extra: list[str] | None = None, **config: str) -> dict[str, list[str]]:
     """The arguments file the stack bakes into the image, for this config."""
-    settings = parse_settings({"model": "tiny-org/tiny-llama", "servedModelName": SERVED,
-                               "maxModelLen": "512", "datasphereProjectId": "bt1project0000000000",
-                               "extraVllmArgs": json.dumps(extra or []), **config},
-                              stack="dev", cloud_id="b1gcloud000000000000")
-    return {"managed": managed_args(settings), "extra": list(settings.extra_vllm_args)}
+    [model] = parse_settings({"model": "tiny-org/tiny-llama", "servedModelName": SERVED,
+                              "maxModelLen": "512", "datasphereProjectId": "bt1project0000000000",
+                              "extraVllmArgs": json.dumps(extra or []), **config},
+                             stack="dev", cloud_id="b1gcloud000000000000").models
+    return {"managed": managed_args(model), "extra": list(model.extra_vllm_args)}
 
 
 def on_cpu(command: dict[str, list[str]], model: Path, port: int) -> dict[str, list[str]]:

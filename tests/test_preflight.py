@@ -11,9 +11,10 @@ import pytest
 from components.hub import LoadedFacts
 from components.memory import GIB, ModelSize, Plan, kv_bytes_per_token
 from components.model_facts import ModelFacts, facts_from_hub
+from components.model_settings import ModelSettings
 from components.platform import CONFIGURATIONS
 from components.preflight import check_model, check_model_fits
-from components.settings import ConfigError, Settings, parse_settings
+from components.settings import ConfigError, parse_settings
 from tests.fake_hub import GRANTED_TOKEN, fake_hub, fixture
 
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
@@ -23,9 +24,10 @@ LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 SM70_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-sm70:v0.8.5"
 
 
-def settings(model: str, **raw: str) -> Settings:
-    return parse_settings({"model": model, "datasphereProjectId": "bt1project0000000000", **raw},
-                          stack="dev", cloud_id="b1gcloud000000000000")
+def settings(model: str, **raw: str) -> ModelSettings:
+    [parsed] = parse_settings({"model": model, "datasphereProjectId": "bt1project0000000000", **raw},
+                              stack="dev", cloud_id="b1gcloud000000000000").models
+    return parsed
 
 
 def recorded(model: str) -> LoadedFacts:

@@ -163,16 +163,17 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
     args = default_run.one(IMAGE).inputs["build"]["args"]
     assert args["VLLM_IMAGE"] == "vllm/vllm-openai:v0.33.0"
     assert json.loads(args["VLLM_SERVE_ARGS"])["managed"][:1] == ["Qwen/Qwen2.5-7B-Instruct"]
-    expected = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
-                               "datasphereProjectId": "bt1project0000000000"},
-                              stack="dev", cloud_id="b1gcloud000000000000")
+    [expected] = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
+                                 "datasphereProjectId": "bt1project0000000000"},
+                                stack="dev", cloud_id="b1gcloud000000000000").models
     assert args["VLLM_SERVE_ARGS"] == serve_args_json(expected)
 
 
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
                                         "projectId", "secretName", "nodeId", "aliasFullName", "endpointUrl",
-                                        "servedModelName", "headers", "curlExample", "memoryEstimate"}
+                                        "servedModelName", "headers", "curlExample", "memoryEstimate",
+                                        "models"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"registry.yandexcloud.net/{registry_id}/vllm"
@@ -301,7 +302,7 @@ def test_node_uses_the_digest_the_secret_and_waits_for_the_project(default_run: 
     assert default_run.one(DYNAMIC_SETTINGS).urn in node.dependencies
     assert default_run.one(DYNAMIC_SECRET).urn in node.dependencies
     alias = default_run.one(DYNAMIC_ALIAS)
-    assert alias.inputs["nodeId"] == default_run.outputs["nodeId"]
+    assert alias.inputs["nodes"] == [{"nodeId": default_run.outputs["nodeId"], "trafficPercent": 100}]
     assert alias.inputs["public"] is False
 
 

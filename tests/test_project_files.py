@@ -36,14 +36,23 @@ def test_project_file_is_the_python_project_with_a_virtualenv() -> None:
     assert PROJECT_FILE["runtime"]["options"]["virtualenv"] == ".venv"
 
 
+def declared_type(key: str, spec: dict) -> str:
+    """`models` is a list of objects, which Pulumi's project config cannot type (an explicitly typed
+    array holds strings, numbers, booleans or arrays): it is declared without a type, as `list` here."""
+    if key == "models":
+        assert "type" not in spec
+        return "list"
+    return spec["type"]
+
+
 def test_every_config_key_is_declared_with_type_and_description() -> None:
     declared = PROJECT_FILE["config"]
     assert tuple(declared) == CONFIG_KEYS
     for key, spec in declared.items():
-        assert spec["type"] in {"string", "integer", "boolean", "array"}, key
+        assert declared_type(key, spec) in {"string", "integer", "boolean", "array", "list"}, key
         assert len(spec["description"]) > 20, key
     required = {key for key, spec in declared.items() if "default" not in spec}
-    assert required == {"model", "datasphereProjectId"}
+    assert required == {"datasphereProjectId"}
 
 
 def test_readme_config_table_matches_the_project_file() -> None:
@@ -51,7 +60,7 @@ def test_readme_config_table_matches_the_project_file() -> None:
     declared = PROJECT_FILE["config"]
     assert list(table) == list(declared)
     for key, spec in declared.items():
-        assert table[key] == (spec["type"], readme_default(spec)), key
+        assert table[key] == (declared_type(key, spec), readme_default(spec)), key
 
 
 def test_defaults_agree_with_the_model_and_the_platform_table() -> None:
@@ -74,10 +83,10 @@ def test_example_stack_is_valid_but_for_the_ids_a_user_must_set() -> None:
     assert fixes == ["pulumi config set yandex:cloudId <id from `yc resource-manager cloud list`>",
                      "pulumi config set datasphereProjectId <id from the DataSphere project page>"]
     yours = {"datasphereProjectId": "bt1yourproject000000"}
-    settings = parse_settings(raw | yours, stack="dev", cloud_id="b1gyourcloud00000000")
-    assert settings.instance_spec == "g2.1"
-    assert settings.max_model_len == 16384
-    assert settings.extra_vllm_args == ("--enable-prefix-caching",)
+    [model] = parse_settings(raw | yours, stack="dev", cloud_id="b1gyourcloud00000000").models
+    assert model.instance_spec == "g2.1"
+    assert model.max_model_len == 16384
+    assert model.extra_vllm_args == ("--enable-prefix-caching",)
     # The README says the same right under its two commands, as up.sh does (tests/test_up_script.py).
     first = README.split("```bash\n", 2)[2].split("```", 1)[0].splitlines()
     wanted = {"yandex:cloudId": "<cloud id>", "datasphereProjectId": "<project id>"}

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from components import platform
+from components.model_settings import ModelSettings
 from components.settings import ConfigError, Settings, parse_settings
 
 VALID = {
@@ -23,18 +24,31 @@ def parse(stack: str = "dev", cloud_id: str | None = CLOUD, **raw: str | None) -
     return parse_settings(VALID | raw, stack=stack, cloud_id=cloud_id)
 
 
+def parse_model(**raw: str | None) -> ModelSettings:
+    """The one model of the one-model form."""
+    [model] = parse(**raw).models
+    return model
+
+
 def test_defaults_cover_everything_but_model_and_project() -> None:
     settings = parse()
-    assert settings.served_model_name == "Qwen/Qwen2.5-7B-Instruct"
-    assert settings.instance_spec == "g2.1"
+    [model] = settings.models
+    assert settings.one_model_form
+    assert model.name == "default"
+    assert model.served_model_name == "Qwen/Qwen2.5-7B-Instruct"
+    assert model.instance_spec == "g2.1"
     assert settings.zone == "ru-central1-a"
-    assert settings.instance_count == 1
-    assert settings.dtype == "auto"
-    assert settings.gpu_memory_utilization == 0.9
-    assert settings.max_model_len is None
-    assert settings.quantization is None
-    assert settings.extra_vllm_args == ()
-    assert settings.vllm_image == platform.DEFAULT_VLLM_IMAGE
+    assert model.instance_count == 1
+    assert model.dtype == "auto"
+    assert model.gpu_memory_utilization == 0.9
+    assert model.max_model_len is None
+    assert model.quantization is None
+    assert model.extra_vllm_args == ()
+    assert model.vllm_image == platform.DEFAULT_VLLM_IMAGE
+    assert model.alias_name == "vllm-dev"
+    assert model.traffic_percent == 100
+    assert model.resource_suffix == ""
+    assert settings.adopt_project_settings is False
     assert settings.folder_id is None
     assert settings.folder_name == "vllm-dev"
     assert settings.subnet_id is None
@@ -43,10 +57,11 @@ def test_defaults_cover_everything_but_model_and_project() -> None:
 
 def test_empty_strings_mean_unset_as_pulumi_yaml_defaults_pass_them() -> None:
     settings = parse(servedModelName="", quantization="", maxModelLen="0", folderId="", subnetId="",
-                     extraVllmArgs="[]")
-    assert settings.served_model_name == VALID["model"]
-    assert settings.quantization is None
-    assert settings.max_model_len is None
+                     extraVllmArgs="[]", models="[]")
+    [model] = settings.models
+    assert model.served_model_name == VALID["model"]
+    assert model.quantization is None
+    assert model.max_model_len is None
     assert settings.folder_id is None
     assert settings.subnet_id is None
 
@@ -56,12 +71,12 @@ def test_empty_strings_mean_unset_as_pulumi_yaml_defaults_pass_them() -> None:
 )
 def test_tensor_parallel_size_is_the_gpu_count(spec: str, gpus: int) -> None:
     image = "registry.example/vllm-volta:v0.8.5" if spec.startswith("g1") else platform.DEFAULT_VLLM_IMAGE
-    assert parse(instanceSpec=spec, vllmImage=image).tensor_parallel_size == gpus
+    assert parse_model(instanceSpec=spec, vllmImage=image).tensor_parallel_size == gpus
 
 
 def test_auto_dtype_becomes_half_on_v100() -> None:
-    assert parse(instanceSpec="g1.1", vllmImage="vllm/vllm-openai:v0.8.5").dtype == "half"
-    assert parse(instanceSpec="g2.1").dtype == "auto"
+    assert parse_model(instanceSpec="g1.1", vllmImage="vllm/vllm-openai:v0.8.5").dtype == "half"
+    assert parse_model(instanceSpec="g2.1").dtype == "auto"
 
 
 def test_existing_folder_needs_no_cloud_id() -> None:
@@ -78,7 +93,7 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as error:
         parse(instanceSpec="g9.1", zone="mars-1", instanceCount="0")
     keys = [p.key for p in error.value.problems]
-    assert keys == ["instanceSpec", "zone", "instanceCount"]
+    assert keys == ["instanceSpec", "instanceCount", "zone"]
     assert "3 problem(s)" in str(error.value)
 
 
@@ -241,7 +256,7 @@ def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allow
     settings = parse(datasphereEndpoint="http://127.0.0.1:8080/", readyTimeoutMinutes="0.5")
     assert settings.endpoints["datasphereEndpoint"] == "http://127.0.0.1:8080"
     assert settings.ready_timeout_minutes == 0.5
-    assert settings.alias_name == "vllm-dev"
+    assert settings.models[0].alias_name == "vllm-dev"
 
 
 def test_the_example_cloud_id_is_refused_with_the_command_that_sets_yours() -> None:
@@ -262,7 +277,7 @@ def test_creating_a_folder_needs_the_cloud() -> None:
     ["--tokenizer-mode", "auto", "--seed", "1"], ["--swap-space", "4"],
 ])
 def test_ordinary_extra_flags_pass(args: list[str]) -> None:
-    assert parse(extraVllmArgs=json.dumps(args)).extra_vllm_args == tuple(args)
+    assert parse_model(extraVllmArgs=json.dumps(args)).extra_vllm_args == tuple(args)
 
 
 def test_a_registry_id_is_opaque_and_optional() -> None:
@@ -275,4 +290,4 @@ def test_a_registry_id_is_opaque_and_optional() -> None:
 
 def test_a_digest_pinned_official_image_is_accepted() -> None:
     image = "vllm/vllm-openai@sha256:" + "a" * 64
-    assert parse(vllmImage=image).vllm_image == image
+    assert parse_model(vllmImage=image).vllm_image == image

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from components.datasphere.project_settings import OWNER_LABEL
 from scripts.forget_container_registry import RETIRED_TYPES, StateError, forget
 from tests.cloud import ALIAS, EVERYTHING, FAST, NODE, REGISTRY, SECRET, SETTINGS
 from tests.fake_datasphere import FakeDatasphere
@@ -149,8 +150,12 @@ def test_the_first_up_after_the_upgrade_moves_the_node_to_cloud_registry(fake: F
 
     run = run_program(FAST | {f"{PROJECT}:maxUnitsPerHour": "20"})
     done = engine.up_program(run)
+    # The project settings are updated once, to mark the project as this stack's (its owner label).
     assert done == dict.fromkeys(EVERYTHING, "created") | {
-        SETTINGS: "same", NODE: "replaced", ALIAS: "updated", OLD_SECRET: "deleted"}
+        SETTINGS: "updated", NODE: "replaced", ALIAS: "updated", OLD_SECRET: "deleted"}
+    owner = fake.projects[engine.state[SETTINGS].id]["labels"][OWNER_LABEL]
+    assert owner == engine.state[SETTINGS].outputs["owner"]
+    assert owner.startswith("dev-")
 
     [registry] = fake.registry.registries.values()
     [node] = fake.nodes.values()

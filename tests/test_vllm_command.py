@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+from components.model_settings import ModelSettings
 from components.settings import parse_settings
 from components.vllm_command import managed_args, serve_args, serve_args_json
 from tests.program import ROOT
@@ -19,9 +20,10 @@ from tests.program import ROOT
 VOLTA_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-volta:v0.8.5"
 
 
-def settings_for(**raw: str):
+def settings_for(**raw: str) -> ModelSettings:
     base = {"model": "Qwen/Qwen2.5-7B-Instruct", "datasphereProjectId": "bt1project0000000000"}
-    return parse_settings(base | raw, stack="dev", cloud_id="b1gcloud000000000000")
+    [model] = parse_settings(base | raw, stack="dev", cloud_id="b1gcloud000000000000").models
+    return model
 
 
 def flag(args: list[str], name: str) -> str | None:

@@ -1,7 +1,8 @@
-"""The alias: the stable name clients call, sending all traffic to the current node.
+"""The alias: the stable name clients call, spreading traffic over its nodes by percentage.
 
-When the node is replaced, the alias is updated to the new node (already serving) before
-the engine deletes the old one, so callers of the alias never see the switch.
+When a node is replaced, the alias is updated to the new node (already serving) before the engine
+deletes the old one, so callers of the alias never see the switch. Moving traffic between the nodes
+of a canary is an update of the alias alone: no node is touched.
 """
 
 from __future__ import annotations
@@ -19,18 +20,51 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.provider import diff_props, is_known, require_text
+from components.cloud.provider import diff_props, is_known, require_text, whole_number
 from components.datasphere.api import alias_full_name
 from components.datasphere.provider import DatasphereProvider
+
+Share = dict[str, Any]
 
 
 def _outputs(props: dict[str, Any]) -> dict[str, Any]:
     return {**props, "fullName": alias_full_name(props["name"])}
 
 
+def shares_of(props: dict[str, Any]) -> list[Share]:
+    """The alias's nodes and their traffic, whole numbers; a state from before canaries kept one `nodeId`."""
+    nodes = props.get("nodes")
+    if nodes is None:
+        return [{"nodeId": props.get("nodeId"), "trafficPercent": 100}]
+    return [{"nodeId": n.get("nodeId"), "trafficPercent": whole_number(n.get("trafficPercent"))}
+            for n in nodes]
+
+
+def _share_failures(nodes: Any) -> list[CheckFailure]:
+    if not is_known(nodes):
+        return []
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(n, dict) for n in nodes):
+        return [CheckFailure("nodes", f"nodes must be a non-empty list of {{nodeId, trafficPercent}}, "
+                             f"got {nodes!r}")]
+    failures = []
+    percents = [n.get("trafficPercent") for n in nodes]
+    for percent in percents:
+        number = whole_number(percent) if is_known(percent) else 0
+        if number is None or not 0 <= number <= 100:
+            failures.append(CheckFailure("nodes", f"trafficPercent must be a whole number from 0 to 100, "
+                                         f"got {percent!r}"))
+    total = sum(whole_number(p) or 0 for p in percents)
+    if not failures and all(is_known(p) for p in percents) and total != 100:
+        failures.append(CheckFailure("nodes", f"the nodes' trafficPercent must add up to 100: {percents}"))
+    known_ids = [n.get("nodeId") for n in nodes if is_known(n.get("nodeId"))]
+    if len(set(known_ids)) != len(known_ids):
+        failures.append(CheckFailure("nodes", f"a node is named twice: {known_ids}"))
+    return failures
+
+
 class AliasProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = require_text(news, ["projectId", "folderId", "name", "nodeId"])
+        failures = require_text(news, ["projectId", "folderId", "name"])
         name = news.get("name")
         if is_known(name) and isinstance(name, str) and not (
             name[:1].isalpha() and all(c.islower() or c.isdigit() or c == "-" for c in name)
@@ -39,30 +73,32 @@ class AliasProvider(DatasphereProvider):
                                          "and `-`, starting with a letter"))
         if is_known(news.get("public")) and not isinstance(news.get("public"), bool):
             failures.append(CheckFailure("public", f"public must be true or false, got {news['public']!r}"))
+        failures += _share_failures(news.get("nodes"))
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         alias = self.client.create_alias(props["projectId"], props["folderId"], props["name"],
-                                         props["nodeId"], bool(props.get("public")))
+                                         shares_of(props), bool(props.get("public")))
         return CreateResult(alias["id"], _outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=("nodeId", "public"),
-                          replace=("projectId", "folderId", "name"))
+        return diff_props({**olds, "nodes": shares_of(olds)}, {**news, "nodes": shares_of(news)},
+                          in_place=("nodes", "public"), replace=("projectId", "folderId", "name"))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.client.update_alias(id_, news["nodeId"], bool(news.get("public")))
+        self.client.update_alias(id_, shares_of(news), bool(news.get("public")))
         return UpdateResult(_outputs(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         alias = self.client.get_alias(id_)
         if alias is None:
             return ReadResult("", {})
-        nodes = alias.get("nodes") or [{}]
         current = {"projectId": alias.get("projectId"), "folderId": alias.get("folderId"),
                    "name": alias.get("name"), "public": bool(alias.get("public")),
-                   "nodeId": max(nodes, key=lambda n: n.get("trafficPercent", 0)).get("nodeId")}
-        return ReadResult(id_, _outputs({**props, **current}))
+                   "nodes": [{"nodeId": n.get("nodeId"), "trafficPercent": n.get("trafficPercent")}
+                             for n in alias.get("nodes") or []]}
+        stale = {k: v for k, v in props.items() if k != "nodeId"}
+        return ReadResult(id_, _outputs({**stale, **current}))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         self.client.delete_alias(id_)
@@ -72,9 +108,9 @@ class Alias(Resource, module="datasphere", name="Alias"):
     fullName: pulumi.Output[str]
 
     def __init__(self, name: str, project_id: pulumi.Input[str], folder_id: pulumi.Input[str],
-                 alias_name: str, node_id: pulumi.Input[str], public: bool,
+                 alias_name: str, nodes: list[dict[str, pulumi.Input[Any]]], public: bool,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(AliasProvider(), name, {
-            "projectId": project_id, "folderId": folder_id, "name": alias_name, "nodeId": node_id,
+            "projectId": project_id, "folderId": folder_id, "name": alias_name, "nodes": nodes,
             "public": public, "fullName": None,
         }, opts)

@@ -84,10 +84,16 @@ class DatasphereClient(ApiClient):
         return self.call("GET", self._v2(f"communities/{community_id}"), f"community {community_id}")
 
     def update_project(self, project_id: str, settings: Mapping[str, str],
-                       limits: Mapping[str, int | None]) -> dict[str, Any]:
-        """PATCH only the given settings and limits; a None limit clears it."""
+                       limits: Mapping[str, int | None],
+                       labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """PATCH only the given settings and limits (a None limit clears it), and the whole label map
+        when `labels` is given (api-ref/Project/update: `labels` is one field of the mask)."""
         mask = [f"settings.{k}" for k in settings] + [f"limits.{k}" for k in limits]
-        changes = {"settings": dict(settings), "limits": {k: v for k, v in limits.items() if v is not None}}
+        changes: dict[str, Any] = {"settings": dict(settings),
+                                   "limits": {k: v for k, v in limits.items() if v is not None}}
+        if labels is not None:
+            mask.append("labels")
+            changes["labels"] = dict(labels)
         return self.patch(self._v2(f"projects/{project_id}"), f"project {project_id}", changes, mask)
 
     def list_project_access_bindings(self, project_id: str) -> list[dict[str, Any]]:
@@ -145,20 +151,22 @@ class DatasphereClient(ApiClient):
         self.delete(self._v2(f"nodes/{node_id}"), f"node {node_id}")
 
     # --- aliases ---------------------------------------------------------------------------
-    def create_alias(self, project_id: str, folder_id: str, name: str, node_id: str,
+    def create_alias(self, project_id: str, folder_id: str, name: str, nodes: list[Mapping[str, Any]],
                      public: bool) -> dict[str, Any]:
+        """`nodes`: each node's `nodeId` and `trafficPercent` (adding up to 100)."""
         body = {"projectId": project_id, "folderId": folder_id, "name": name, "public": public,
-                "nodes": [{"nodeId": node_id, "trafficPercent": 100}], "metadata": {}}
+                "nodes": _alias_nodes(nodes), "metadata": {}}
         resource = f"alias {name} in project {project_id}"
-        missing = f"project {project_id} (datasphereProjectId) or node {node_id} is not found"
+        node_ids = ", ".join(str(n["nodeId"]) for n in nodes)
+        missing = f"project {project_id} (datasphereProjectId) or node {node_ids} is not found"
         operation = self.call("POST", self._v2("aliases"), resource, body, missing=missing)
         return self.wait(operation, resource)
 
     def get_alias(self, alias_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._v2(f"aliases/{alias_id}"), f"alias {alias_id}")
 
-    def update_alias(self, alias_id: str, node_id: str, public: bool) -> dict[str, Any]:
-        changes = {"nodes": [{"nodeId": node_id, "trafficPercent": 100}], "public": public}
+    def update_alias(self, alias_id: str, nodes: list[Mapping[str, Any]], public: bool) -> dict[str, Any]:
+        changes = {"nodes": _alias_nodes(nodes), "public": public}
         return self.patch(self._v2(f"aliases/{alias_id}"), f"alias {alias_id}", changes, ["nodes", "public"])
 
     def delete_alias(self, alias_id: str) -> None:
@@ -171,6 +179,10 @@ class DatasphereClient(ApiClient):
                    "x-folder-id": folder_id}
         return send("GET", f"{self.endpoints.node_api}/v1/models", headers, None,
                     self.timing.request_timeout)
+
+
+def _alias_nodes(nodes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"nodeId": n["nodeId"], "trafficPercent": int(n["trafficPercent"])} for n in nodes]
 
 
 def alias_full_name(name: str) -> str:

@@ -1,7 +1,8 @@
-"""The DataSphere part: project settings, secrets, the node and its alias."""
+"""The DataSphere part: project settings, secrets, a node per model and an alias per alias name."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -12,7 +13,8 @@ from components.datasphere.api import alias_full_name
 from components.datasphere.node import Node
 from components.datasphere.project_settings import ProjectSettings
 from components.datasphere.secret import ProjectSecret
-from components.settings import Settings
+from components.model_settings import ModelSettings
+from components.settings import Settings, stack_slug
 
 if TYPE_CHECKING:
     from components.stack import NodeFoundation
@@ -28,17 +30,24 @@ def node_name(base: str, image_ref: str) -> str:
     return f"{base}-{digest[:12]}"
 
 
+def alias_groups(models: tuple[ModelSettings, ...]) -> dict[str, list[ModelSettings]]:
+    """The models behind each alias name, in the order of the config."""
+    groups: dict[str, list[ModelSettings]] = defaultdict(list)
+    for model in models:
+        groups[model.alias_name].append(model)
+    return dict(groups)
+
+
 class Datasphere(pulumi.ComponentResource):
-    node: Node
-    alias: Alias
+    nodes: dict[str, Node]
+    aliases: dict[str, Alias]
     secret_name: str
     project_id: str
-    alias_name: str
-    alias_full_name: str
     endpoint_url: str
 
     def __init__(self, name: str, settings: Settings, foundation: NodeFoundation,
-                 labels: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+                 image_refs: dict[str, pulumi.Output[str]], labels: dict[str, str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Datasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         project_id = self.project_id = settings.datasphere_project_id
@@ -46,7 +55,8 @@ class Datasphere(pulumi.ComponentResource):
         project = ProjectSettings(
             name, project_id=project_id, service_account_id=foundation.service_account_id,
             default_folder_id=foundation.folder_id, subnet_id=foundation.subnet_id,
-            max_units_per_hour=settings.max_units_per_hour, opts=child,
+            max_units_per_hour=settings.max_units_per_hour, owner_stack=stack_slug(pulumi.get_stack()),
+            adopt=settings.adopt_project_settings, opts=child,
         )
         self.secret_name = f"{name}-pull-key"
         pull_key = ProjectSecret(
@@ -64,31 +74,43 @@ class Datasphere(pulumi.ComponentResource):
                 description="Hugging Face token for gated model weights", labels=labels, opts=child,
             ))
 
-        self.node = Node(name, {
-            "projectId": project_id,
-            "folderId": foundation.folder_id,
-            "name": foundation.image_ref.apply(lambda ref: node_name(name, ref)),
-            "description": f"vLLM serving {settings.served_model_name}",
-            "labels": labels,
-            "image": foundation.image_ref,
-            "registryUsername": platform.REGISTRY_USERNAME,
-            "passwordSecretName": self.secret_name,
-            "port": platform.VLLM_PORT,
-            "requestTimeoutSeconds": settings.request_timeout_seconds,
-            "idleTimeoutSeconds": IDLE_TIMEOUT_SECONDS,
-            "healthPath": HEALTH_PATH,
-            "instanceSpec": settings.instance_spec,
-            "zone": settings.zone,
-            "instanceCount": settings.instance_count,
-            "subnetId": foundation.subnet_id,
-            "aclFolderIds": [foundation.folder_id],
-            "servedModelName": settings.served_model_name,
-            "readyTimeoutMinutes": settings.ready_timeout_minutes,
-            "keepFailedNode": settings.keep_failed_node,
-        }, opts=pulumi.ResourceOptions(parent=self, depends_on=needed_by_node))
-        self.alias = Alias(name, project_id=project_id, folder_id=foundation.folder_id,
-                           alias_name=settings.alias_name, node_id=self.node.id, public=False, opts=child)
-        self.alias_name = settings.alias_name
-        self.alias_full_name = alias_full_name(settings.alias_name)
+        self.nodes = {}
+        for model in settings.models:
+            node_base = f"{name}{model.resource_suffix}"
+            image_ref = image_refs[model.name]
+            self.nodes[model.name] = Node(node_base, {
+                "projectId": project_id,
+                "folderId": foundation.folder_id,
+                "name": image_ref.apply(lambda ref, base=node_base: node_name(base, ref)),
+                "description": f"vLLM serving {model.served_model_name}",
+                "labels": labels,
+                "image": image_ref,
+                "registryUsername": platform.REGISTRY_USERNAME,
+                "passwordSecretName": self.secret_name,
+                "port": platform.VLLM_PORT,
+                "requestTimeoutSeconds": settings.request_timeout_seconds,
+                "idleTimeoutSeconds": IDLE_TIMEOUT_SECONDS,
+                "healthPath": HEALTH_PATH,
+                "instanceSpec": model.instance_spec,
+                "zone": settings.zone,
+                "instanceCount": model.instance_count,
+                "subnetId": foundation.subnet_id,
+                "aclFolderIds": [foundation.folder_id],
+                "servedModelName": model.served_model_name,
+                "readyTimeoutMinutes": settings.ready_timeout_minutes,
+                "keepFailedNode": settings.keep_failed_node,
+            }, opts=pulumi.ResourceOptions(parent=self, depends_on=needed_by_node))
+
+        # The one-model form's alias keeps its resource name; in `models`, an alias is named by its
+        # alias name, so it stays while the entries behind it come and go.
+        self.aliases = {
+            alias: Alias(name if settings.one_model_form else alias, project_id=project_id,
+                         folder_id=foundation.folder_id, alias_name=alias,
+                         nodes=[{"nodeId": self.nodes[m.name].id, "trafficPercent": m.traffic_percent}
+                                for m in members],
+                         public=False, opts=child)
+            for alias, members in alias_groups(settings.models).items()
+        }
         self.endpoint_url = f"{settings.endpoints['nodeApiEndpoint']}/v1"
-        self.register_outputs({"nodeId": self.node.id, "aliasFullName": self.alias_full_name})
+        self.register_outputs({"nodeIds": {n: node.id for n, node in self.nodes.items()},
+                               "aliasFullNames": [alias_full_name(a) for a in self.aliases]})

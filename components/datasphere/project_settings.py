@@ -1,11 +1,17 @@
-"""The DataSphere project's default folder, service account, subnet and spend cap.
+"""The DataSphere project's default folder, service account, subnet and spend cap, and who owns them.
 
-The project exists before the stack (it is the user's); the stack only changes its settings.
-The values found before the first change are kept in the state, and destroy puts them back.
+The project exists before the stack (it is the user's); the stack only changes its settings. The
+values found before the first change are kept in the state, and destroy puts them back. The settings
+are project-wide, so two stacks on one project would overwrite each other: the stack that sets them
+marks the project with the label `vllm-datasphere-owner` (its stack name and a token of its own), and
+another stack refuses to touch a project so marked, or one whose settings point at anything this stack
+neither set nor found there at its first create, unless told to adopt it (`adoptProjectSettings`).
+Destroy puts the old values back only while the settings are still the ones this stack wrote.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pulumi
@@ -30,7 +36,30 @@ from components.datasphere.provider import DatasphereProvider
 
 SETTINGS = {"serviceAccountId": "serviceAccountId", "defaultFolderId": "defaultFolderId",
             "subnetId": "subnetId"}
-IN_PLACE = (*SETTINGS, "maxUnitsPerHour")
+# `adopt` too: turning it on is how a stack takes a project back.
+IN_PLACE = (*SETTINGS, "maxUnitsPerHour", "ownerStack", "adopt")
+# A project label (keys and values: lowercase letters, digits, `-` and `_`, api-ref/Project/update).
+OWNER_LABEL = "vllm-datasphere-owner"
+ADOPT_FIX = "pulumi config set adoptProjectSettings true"
+
+
+class ProjectTaken(Exception):
+    """The project's settings are another stack's (or were changed by hand); nothing was written."""
+
+
+def owner_stack(label: str) -> str:
+    """The stack named by an owner label `<stack>-<token>`."""
+    return label.rsplit("-", 1)[0]
+
+
+def taken_by_label(project_id: str, label: str) -> str:
+    """Why a project marked by another stack is refused, and the fix (also said at preview)."""
+    other = owner_stack(label)
+    return (f"DataSphere project {project_id} is set up by stack {other} (project label "
+            f"{OWNER_LABEL}={label}): its service account, folder and subnet serve that stack's nodes, "
+            f"and this stack would overwrite them. Fix: serve the model from stack {other} (add it to "
+            f"that stack's models), or {ADOPT_FIX} to take the project over knowingly (stack {other}'s "
+            "nodes then run with this stack's service account and subnet)")
 
 
 def _current(project: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +70,23 @@ def _current(project: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _labels(project: dict[str, Any]) -> dict[str, str]:
+    return dict(project.get("labels") or {})
+
+
 def _managed_cap(props: dict[str, Any]) -> int | None:
     """The cap the stack sets, or None where it leaves the project's own limit alone."""
     return whole_number(props.get("maxUnitsPerHour")) or None
 
 
+def _written(props: dict[str, Any]) -> dict[str, str]:
+    """What this stack last wrote (a state from before ownership kept it in the settings keys)."""
+    return props.get("written") or {key: props.get(key, "") for key in SETTINGS}
+
+
 class ProjectSettingsProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = require_text(news, ["projectId", *SETTINGS])
+        failures = require_text(news, ["projectId", *SETTINGS, "ownerStack"])
         cap = news.get("maxUnitsPerHour")
         if is_known(cap):
             cap = whole_number(cap)
@@ -57,29 +95,61 @@ class ProjectSettingsProvider(DatasphereProvider):
             given = news.get("maxUnitsPerHour")
             failures.append(CheckFailure(
                 "maxUnitsPerHour", f"maxUnitsPerHour must be a whole number >= 0 (0: no cap), got {given!r}"))
+        if is_known(news.get("adopt")) and not isinstance(news.get("adopt"), bool):
+            failures.append(CheckFailure("adopt", f"adopt must be true or false, got {news['adopt']!r}"))
         return CheckResult(news, failures)
 
-    def _apply(self, project_id: str, values: dict[str, Any], cap: int | None) -> None:
-        """Set the three settings; the cap only when `cap` is given (0 clears it)."""
+    def _apply(self, project_id: str, values: dict[str, Any], cap: int | None,
+               labels: dict[str, str]) -> None:
+        """Set the three settings and the labels; the cap only when `cap` is given (0 clears it)."""
         limits = {} if cap is None else {"maxUnitsPerHour": cap or None}
         self.client.update_project(project_id, {field: values[key] for key, field in SETTINGS.items()},
-                                   limits)
+                                   limits, labels)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        previous = _current(self.client.get_project(props["projectId"]))
-        self._apply(props["projectId"], props, _managed_cap(props))
-        return CreateResult(props["projectId"], {**props, "previous": previous})
+        project_id = props["projectId"]
+        project = self.client.get_project(project_id)
+        label = _labels(project).get(OWNER_LABEL)
+        if label and not props.get("adopt"):
+            raise ProjectTaken(taken_by_label(project_id, label) + ". Nothing was changed.")
+        previous = _current(project)
+        owner = f"{props['ownerStack']}-{secrets.token_hex(4)}"
+        self._apply(project_id, props, _managed_cap(props), {**_labels(project), OWNER_LABEL: owner})
+        return CreateResult(project_id, {**props, "previous": previous, "owner": owner,
+                                         "written": {key: props[key] for key in SETTINGS}})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return diff_props(olds, news, in_place=IN_PLACE, replace=("projectId",))
 
+    def _refusal(self, olds: dict[str, Any], project: dict[str, Any]) -> str | None:
+        """Why this stack must not write the project's settings now, or None."""
+        project_id = olds["projectId"]
+        label = _labels(project).get(OWNER_LABEL)
+        if label and label != olds.get("owner"):
+            return taken_by_label(project_id, label)
+        current, written, previous = _current(project), _written(olds), olds["previous"]
+        for key in SETTINGS:
+            if current[key] not in (written[key], previous[key]):
+                return (f"DataSphere project {project_id}: its {key} is {current[key]!r}, which this stack "
+                        f"neither set ({written[key]!r}) nor found there at its first create "
+                        f"({previous[key]!r}): another stack or a person changed it. Fix: find who uses the "
+                        f"project, or {ADOPT_FIX} to take it over knowingly")
+        return None
+
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        project_id = news["projectId"]
+        project = self.client.get_project(project_id)
+        refusal = self._refusal(olds, project)
+        if refusal and not news.get("adopt"):
+            raise ProjectTaken(refusal + ". Nothing was changed.")
         previous = olds["previous"]
         cap = _managed_cap(news)
         if cap is None and _managed_cap(olds) is not None:
             cap = whole_number(previous["maxUnitsPerHour"])  # the stack stops capping: put back the old cap
-        self._apply(news["projectId"], news, cap)
-        return UpdateResult({**news, "previous": previous})
+        owner = olds.get("owner") or f"{news['ownerStack']}-{secrets.token_hex(4)}"
+        self._apply(project_id, news, cap, {**_labels(project), OWNER_LABEL: owner})
+        return UpdateResult({**news, "previous": previous, "owner": owner,
+                             "written": {key: news[key] for key in SETTINGS}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -94,19 +164,33 @@ class ProjectSettingsProvider(DatasphereProvider):
         return ReadResult(id_, {**props, "projectId": id_, **current})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        try:
+            project = self.client.get_project(props["projectId"])
+        except ApiError as error:
+            if error.not_found:
+                return
+            raise
+        current, written = _current(project), _written(props)
+        if _labels(project).get(OWNER_LABEL) not in (None, props.get("owner")) or any(
+                current[key] != written[key] for key in SETTINGS):
+            return  # another stack (or a person) took the project over: its settings are not ours to reset
         previous = props["previous"]
         cap = None if _managed_cap(props) is None else whole_number(previous["maxUnitsPerHour"])
-        self._apply(props["projectId"], previous, cap)
+        labels = {k: v for k, v in _labels(project).items() if k != OWNER_LABEL}
+        self._apply(props["projectId"], previous, cap, labels)
 
 
 class ProjectSettings(Resource, module="datasphere", name="ProjectSettings"):
     def __init__(self, name: str, project_id: pulumi.Input[str], service_account_id: pulumi.Input[str],
                  default_folder_id: pulumi.Input[str], subnet_id: pulumi.Input[str],
-                 max_units_per_hour: int, opts: pulumi.ResourceOptions | None = None) -> None:
+                 max_units_per_hour: int, owner_stack: str, adopt: bool,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ProjectSettingsProvider(), name, {
             "projectId": project_id,
             "serviceAccountId": service_account_id,
             "defaultFolderId": default_folder_id,
             "subnetId": subnet_id,
             "maxUnitsPerHour": max_units_per_hour,
+            "ownerStack": owner_stack,
+            "adopt": adopt,
         }, opts)

@@ -1,0 +1,342 @@
+"""The models a stack serves: the one-model form (the top-level keys) or the `models` list.
+
+Each model gets its own image, node and preflight. Entries that name the same `aliasName` share one
+alias and split its traffic by `trafficPercent` (a canary). Everything else (folder, network, service
+account, registry, project settings, the pull secret) is the stack's and parsed in
+components/settings.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from components import platform
+from components.config_parsing import (
+    RESOURCE_NAME,
+    RETIRED_CONTAINER_REGISTRY,
+    ConfigParser,
+    ConfigProblem,
+    RawConfig,
+    close_key,
+    stack_slug,
+)
+from components.vllm_flags import MANAGED_FLAGS, managed_flag, positional_arguments
+
+# What one model reads: top-level keys in the one-model form, keys of an entry in `models`.
+MODEL_KEYS = ("model", "servedModelName", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
+              "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec", "instanceCount",
+              "aliasName")
+ENTRY_KEYS = ("name", *MODEL_KEYS, "trafficPercent")
+# The Pulumi.yaml defaults of MODEL_KEYS as the engine passes them: with `models` set, a top-level model
+# key holding anything else was set by the user, and would be ignored.
+MODEL_KEY_DEFAULTS = {
+    "model": "", "servedModelName": "", "modelParamsBillion": "", "quantization": "", "dtype": "auto",
+    "maxModelLen": "0", "gpuMemoryUtilization": "0.9", "extraVllmArgs": "[]",
+    "vllmImage": platform.DEFAULT_VLLM_IMAGE, "instanceSpec": "g2.1", "instanceCount": "1", "aliasName": "",
+}
+# The name of the one model of the one-model form (in the `models` output).
+ONE_MODEL_NAME = "default"
+# Node names are vllm-<stack slug, 30 at most>-<name>-<12 digest characters>, 63 characters at most.
+ENTRY_NAME_LENGTH = 14
+_ENTRY_NAME = re.compile(rf"^[a-z](?:[-a-z0-9]{{0,{ENTRY_NAME_LENGTH - 2}}}[a-z0-9])?$")
+_HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
+_IMAGE_REF = re.compile(
+    r"^(?P<repo>[a-z0-9][a-z0-9._/-]*[a-z0-9](?::[0-9]+/[a-z0-9._/-]+)?)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+_RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    model: str
+    served_model_name: str
+    model_params_billion: float | None
+    quantization: str | None
+    dtype: str
+    max_model_len: int | None
+    gpu_memory_utilization: float
+    extra_vllm_args: tuple[str, ...]
+    vllm_image: str
+    instance_spec: str
+    instance_count: int
+    alias_name: str
+    traffic_percent: int = 100
+    # Appended to the names of the model's resources: "" in the one-model form, whose resources keep
+    # the names they had before `models` existed (a new name would replace them).
+    resource_suffix: str = ""
+
+    @property
+    def listed(self) -> bool:
+        """An entry of `models`, not the one-model form."""
+        return self.resource_suffix != ""
+
+    @property
+    def configuration(self) -> platform.Configuration:
+        return platform.CONFIGURATIONS[self.instance_spec]
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        return self.configuration.gpu_count
+
+
+def parse_model(p: ConfigParser, *, stack: str, name: str, suffix: str, default_alias: str,
+                traffic_percent: int = 100) -> ModelSettings:
+    """One model from the keys `p` reads; its problems go to `p`."""
+    model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
+    if model and not _HF_MODEL_ID.match(model):
+        p.fail("model", model, "is not a Hugging Face model id (organization/name). Fix: pulumi config set "
+               "model Qwen/Qwen2.5-7B-Instruct (or the id on the model's Hub page)")
+    served = p.text("servedModelName") or model
+    if re.search(r"\s", served):
+        p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`. Fix: "
+               f"pulumi config set servedModelName {'-'.join(served.split())}")
+    elif served.startswith("-"):
+        p.fail("servedModelName", served, "must not start with `-`: vLLM reads it as a flag and refuses to "
+               f"start. Fix: pulumi config set servedModelName {served.lstrip('-') or 'model'}")
+
+    spec = p.text("instanceSpec") or "g2.1"
+    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
+        p.fail("instanceSpec", spec, "is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config "
+               "set instanceSpec g2.1 (or another GPU configuration: "
+               f"{', '.join(platform.GPU_CONFIGURATIONS)})")
+        instance_spec = "g2.1"
+    else:
+        instance_spec = p.one_of("instanceSpec", platform.GPU_CONFIGURATIONS, "g2.1")
+    configuration = platform.CONFIGURATIONS[instance_spec]
+
+    quantization = p.text("quantization")
+    if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
+        p.fail("quantization", quantization,
+               f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
+               "quantization fp8 (or pulumi config rm quantization for none)")
+        quantization = None
+    dtype = p.one_of("dtype", platform.DTYPES, "auto")
+    if dtype == "auto" and not configuration.supports_bfloat16:
+        dtype = "half"
+
+    settings = ModelSettings(
+        name=name,
+        model=model,
+        served_model_name=served,
+        model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
+                                      "a number of billions of parameters above 0", 0.0, "7.6") or None,
+        quantization=quantization,
+        dtype=dtype,
+        max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
+                               "a whole number of tokens (0: the model's own)", 0, "8192") or None,
+        gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
+                                        "a fraction above 0 and at most 1", 0.9, "0.9"),
+        extra_vllm_args=_parse_string_list(p, "extraVllmArgs"),
+        vllm_image=p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE,
+        instance_spec=configuration.name,
+        instance_count=p.number("instanceCount", int, lambda n: n >= 1,
+                                "a whole number of instances, at least 1", 1, "1"),
+        alias_name=p.text("aliasName") or default_alias,
+        traffic_percent=traffic_percent,
+        resource_suffix=suffix,
+    )
+    if not RESOURCE_NAME.match(settings.alias_name):
+        p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
+               f"starting with a letter. Fix: pulumi config set aliasName {default_alias}")
+    p.problems.extend(configuration_problems(settings, configuration))
+    return settings
+
+
+def one_model(p: ConfigParser, stack: str) -> ModelSettings:
+    """The one-model form: the model keys at the top of the stack's config."""
+    return parse_model(p, stack=stack, name=ONE_MODEL_NAME, suffix="",
+                       default_alias=f"vllm-{stack_slug(stack)}")
+
+
+def _entry_text(value: Any) -> str | None:
+    """An entry's JSON value as the config string a top-level key would hold."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def models_from_list(raw: RawConfig, stack: str) -> tuple[tuple[ModelSettings, ...], list[ConfigProblem]]:
+    """The `models` form: every entry parsed, its problems scoped to it, then the alias groups checked."""
+    text = raw.get("models") or "[]"
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError:
+        entries = None
+    example = ("pulumi config set --path 'models[0].name' small && "
+               "pulumi config set --path 'models[0].model' <model id>")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return (), [ConfigProblem("models", text, f"must be a list of objects, one a model. Fix: {example}")]
+    problems = [
+        ConfigProblem(key, raw[key], "is a setting of one model, but models is set, so it would be ignored. "
+                      f"Fix: pulumi config rm {key} (and set it in each entry of models that needs it)")
+        for key in MODEL_KEYS if raw.get(key) is not None and raw[key] != MODEL_KEY_DEFAULTS[key]
+    ]
+    models: list[ModelSettings] = []
+    for index, entry in enumerate(entries):
+        p = ConfigParser({key: _entry_text(value) for key, value in entry.items()})
+        name = _entry_name(p, index)
+        for key in entry:
+            if key not in ENTRY_KEYS:
+                p.fail(key, entry[key], "is not a key of a models entry, so it would be ignored. "
+                       + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
+        traffic = p.number("trafficPercent", int, lambda n: 0 <= n <= 100,
+                           "a whole percentage from 0 to 100", 100, "100")
+        models.append(parse_model(p, stack=stack, name=name, suffix=f"-{name}",
+                                  default_alias=f"vllm-{stack_slug(stack)}-{name}", traffic_percent=traffic))
+        keys = frozenset(ENTRY_KEYS) | frozenset(entry)
+        problems += [problem.in_entry(index, name, keys) for problem in p.problems]
+    return tuple(models), problems + _group_problems(models)
+
+
+def _path(index: int, key: str) -> str:
+    return f"'models[{index}].{key}'"
+
+
+def _entry_name(p: ConfigParser, index: int) -> str:
+    name = p.text("name")
+    fallback = f"model{index}"
+    if name is None:
+        p.fail("name", None, f"is required: a short slug for the model's resources and default alias. Fix: "
+               f"pulumi config set name {fallback}")
+        return fallback
+    if not _ENTRY_NAME.match(name):
+        p.fail("name", name, f"must be 1-{ENTRY_NAME_LENGTH} lowercase letters, digits and hyphens, "
+               "starting with a letter (it is part of the node's name, vllm-<stack>-<name>-<digest>). "
+               f"Fix: pulumi config set name {fallback}")
+        return fallback
+    return name
+
+
+def _group_problems(models: list[ModelSettings]) -> list[ConfigProblem]:
+    """Names are unique; entries sharing an alias serve one model name and split 100% of its traffic."""
+    problems: list[ConfigProblem] = []
+    seen: dict[str, int] = {}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, model in enumerate(models):
+        if model.name in seen:
+            problems.append(ConfigProblem(
+                f"models[{index}].name", model.name, f"is the name of models[{seen[model.name]}] too; names "
+                f"must differ. Fix: pulumi config set --path {_path(index, 'name')} "
+                f"{model.name[:ENTRY_NAME_LENGTH - 1]}2", model.name))
+        seen.setdefault(model.name, index)
+        groups[model.alias_name].append(index)
+    for alias, members in groups.items():
+        shares = [models[i].traffic_percent for i in members]
+        last = members[-1]
+        if sum(shares) != 100:
+            split = _even_split(len(members))
+            fix = " && ".join(f"pulumi config set --path {_path(i, 'trafficPercent')} {share}"
+                              for i, share in zip(members, split, strict=True))
+            names = ", ".join(models[i].name for i in members)
+            problems.append(ConfigProblem(
+                f"models[{last}].trafficPercent", shares,
+                f"the trafficPercent of the entries of alias {alias} ({names}) add up to {sum(shares)}, "
+                f"not 100. Fix: {fix}", models[last].name))
+        served = {models[i].served_model_name for i in members}
+        if len(served) > 1:
+            problems.append(ConfigProblem(
+                f"models[{last}].servedModelName", models[last].served_model_name,
+                f"differs from the other entries of alias {alias} ({', '.join(sorted(served))}): a client "
+                "of the alias sends one model name, which every node behind it must serve. Fix: pulumi "
+                f"config set --path {_path(last, 'servedModelName')} {models[members[0]].served_model_name}",
+                models[last].name))
+    return problems
+
+
+def _even_split(count: int) -> list[int]:
+    share, rest = divmod(100, count)
+    return [share + rest, *[share] * (count - 1)]
+
+
+def _parse_string_list(parser: ConfigParser, key: str) -> tuple[str, ...]:
+    value = parser.text(key)
+    if value is None:
+        return ()
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        parser.fail(key, value, 'must be a list of strings, e.g. ["--enable-prefix-caching"]. '
+                    f"Fix: pulumi config set --path '{key}[0]' --enable-prefix-caching")
+        return ()
+    for item in items:
+        flag = managed_flag(item)
+        if flag is None:
+            continue
+        written = item.split("=", 1)[0]
+        read_as = "" if written == flag else f" (vLLM reads {written} as {flag})"
+        parser.fail(key, item, f"sets {flag}, which the stack manages{read_as}. Fix: {MANAGED_FLAGS[flag]}")
+    for item in positional_arguments(items):
+        parser.fail(key, item, "is a positional argument, which vLLM takes for a second model and refuses. "
+                    f"Fix: to serve it, pulumi config set model {item}; else remove it from {key}")
+    return tuple(items)
+
+
+def _check_image(parser: ConfigParser, image: str, configuration: platform.Configuration) -> None:
+    if image.split("/", 1)[0] == platform.RETIRED_REGISTRY_HOST:
+        parser.fail("vllmImage", image, f"{RETIRED_CONTAINER_REGISTRY} Fix: push the image to Cloud Registry "
+                    f"and set vllmImage to {platform.REGISTRY_HOST}/<registryId>/<image>:<tag>, or use "
+                    f"{platform.DEFAULT_VLLM_IMAGE}")
+        return
+    match = _IMAGE_REF.match(image)
+    if not match or not (match["tag"] or match["digest"]):
+        parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest. Fix: pulumi "
+                    f"config set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
+        return
+    if match["tag"] == "latest" and not match["digest"]:
+        parser.fail("vllmImage", image, "`latest` moves under you; pin a release tag. Fix: pulumi config "
+                    f"set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
+        return
+    release = _RELEASE_TAG.match(match["tag"] or "")
+    if (
+        configuration.compute_capability == (7, 0)
+        and match["repo"] == platform.OFFICIAL_VLLM_REPOSITORY
+        and release
+        and tuple(int(part) for part in release.groups())
+        >= platform.FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA
+    ):
+        parser.fail("vllmImage", image, "official vLLM images from v0.9.0 on have no kernels for "
+                    "V100 (compute capability 7.0). Fix: pulumi config set instanceSpec g2.1 (an A100), or "
+                    "set vllmImage to an image built for sm_70 (CUDA 12.6 or older)")
+
+
+def _check_precision(parser: ConfigParser, model: ModelSettings,
+                     configuration: platform.Configuration) -> None:
+    if model.dtype in platform.FLOAT32_DTYPES and model.quantization is not None:
+        parser.fail("dtype", model.dtype, f"cannot run with quantization {model.quantization}: no "
+                    "vLLM quantization method supports float32. Fix: pulumi config set dtype auto (or pulumi "
+                    "config rm quantization)")
+    if model.dtype == "bfloat16" and not configuration.supports_bfloat16:
+        parser.fail("dtype", model.dtype, f"{configuration.gpu} has no bfloat16. "
+                    "Fix: pulumi config set dtype half (or auto, which becomes half here)")
+    if model.quantization is not None and not configuration.runs_quantization(model.quantization):
+        needed = platform.QUANTIZATION_MIN_CAPABILITY[model.quantization]
+        have = configuration.compute_capability or (0, 0)
+        parser.fail("quantization", model.quantization,
+                    f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
+                    f"has {have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or pick "
+                    "another method")
+
+
+def configuration_problems(model: ModelSettings,
+                           configuration: platform.Configuration) -> list[ConfigProblem]:
+    """Why the image, dtype or quantization cannot run on `configuration` (empty: they can)."""
+    parser = ConfigParser({})
+    _check_image(parser, model.vllm_image, configuration)
+    _check_precision(parser, model, configuration)
+    return parser.problems
