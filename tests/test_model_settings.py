@@ -135,8 +135,9 @@ def test_a_misspelled_entry_key_is_refused_with_the_key_meant() -> None:
     [problem] = problems([{"name": "chat", "model": QWEN, "maxModelLength": 8192}])
     assert problem.key == "models[0].maxModelLength"
     assert problem.message == (
-        "is not a key of a models entry, so it would be ignored. Did you mean maxModelLen? Fix: pulumi config "
-        "rm --path 'models[0].maxModelLength' && pulumi config set --path 'models[0].maxModelLen' <value>")
+        "is not a key of a models entry, so it would be ignored. Did you mean maxModelLen? Fix: pulumi "
+        "config rm --path 'models[0].maxModelLength' && pulumi config set --path 'models[0].maxModelLen' "
+        "<value>")
 
 
 def test_a_one_model_key_beside_models_is_refused_not_ignored() -> None:

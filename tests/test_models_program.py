@@ -65,7 +65,8 @@ def test_each_model_has_its_image_and_node(three: ProgramRun) -> None:
 
 
 def test_the_models_share_one_foundation(three: ProgramRun) -> None:
-    for type_ in ("pulumi-python:dynamic/datasphere:ProjectSettings", "pulumi-python:dynamic/datasphere:Secret",
+    for type_ in ("pulumi-python:dynamic/datasphere:ProjectSettings",
+                  "pulumi-python:dynamic/datasphere:Secret",
                   "pulumi-python:dynamic/cloudregistry:Registry", "yandex:index/vpcSubnet:VpcSubnet"):
         assert len(three.of_type(type_)) == 1, type_
     secret = three.one("pulumi-python:dynamic/datasphere:Secret").inputs["name"]
@@ -160,9 +161,9 @@ def test_a_project_another_stack_set_up_is_refused_at_preview(project_api: FakeD
     assert problem.message == (
         f"DataSphere project {PROJECT_ID} is set up by stack prod (project label vllm-datasphere-owner="
         "prod-1a2b3c4d): its service account, folder and subnet serve that stack's nodes, and this stack "
-        "would overwrite them. Fix: serve the model from stack prod (add it to that stack's models), or pulumi "
-        "config set adoptProjectSettings true to take the project over knowingly (stack prod's nodes then run "
-        "with this stack's service account and subnet)")
+        "would overwrite them. Fix: serve the model from stack prod (add it to that stack's models), or "
+        "pulumi config set adoptProjectSettings true to take the project over knowingly (stack prod's nodes "
+        "then run with this stack's service account and subnet)")
     adopting = run_program({f"{PROJECT}:adoptProjectSettings": "true"}, preview=True)
     settings = adopting.one("pulumi-python:dynamic/datasphere:ProjectSettings").inputs
     assert (settings["ownerStack"], settings["adopt"]) == ("dev", True)
