@@ -1,0 +1,222 @@
+"""Several models through the provider host against the fake cloud: independent lifecycles, a canary's
+traffic moved without a failed request, nodes started in parallel, and one owner per project."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from components.datasphere.project_settings import OWNER_LABEL
+from tests.cloud import FAST, PROJECT_ID, SETTINGS, deploy, up_one
+from tests.fake_datasphere import API, IAM_TOKEN, ORIGINAL_SETTINGS, FakeDatasphere
+from tests.program import PROJECT, ProgramRun, run_program
+from tests.provider_host import Engine, ProviderError, dynamic_inputs, state_name
+
+QWEN = "Qwen/Qwen2.5-7B-Instruct"
+AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
+LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
+THREE = [
+    {"name": "chat", "model": QWEN, "servedModelName": "chat", "maxModelLen": 16384},
+    {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "g2.mig", "maxModelLen": 4096},
+    {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192},
+]
+SERVED = {"vllm-dev-chat-": "chat", "vllm-dev-small-": AWQ, "vllm-dev-llama-": LLAMA_8B,
+          "vllm-dev-stable-": "chat", "vllm-dev-next-": "chat"}
+CANARY = [
+    {"name": "stable", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 90},
+    {"name": "next", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 10,
+     "maxModelLen": 8192},
+]
+SHARED = ("Registry:vllm-dev", "AccessBinding:vllm-dev-puller", "AccessBinding:vllm-dev-pusher",
+          "ApiKey:vllm-dev-pull", "ApiKey:vllm-dev-push", SETTINGS, "Secret:vllm-dev-pull-key")
+
+
+def program(entries: list[dict[str, Any]]) -> ProgramRun:
+    return run_program(FAST | {f"{PROJECT}:model": None, f"{PROJECT}:models": json.dumps(entries)})
+
+
+def node_writes(fake: FakeDatasphere, since: int = 0) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in fake.writes()[since:] if r.path.startswith(f"{API}nodes")]
+
+
+@pytest.fixture
+def models_fake(fake: FakeDatasphere) -> FakeDatasphere:
+    fake.served_models = SERVED
+    return fake
+
+
+def test_changing_or_removing_one_model_touches_only_its_node_and_alias(models_fake: FakeDatasphere,
+                                                                        engine: Engine) -> None:
+    fake = models_fake
+    first = deploy(engine, program(THREE))
+    assert set(first.values()) == {"created"}
+    assert len(fake.nodes) == 3 and len(fake.aliases) == 3
+    nodes = {name: engine.state[f"Node:vllm-dev-{name}"].id for name in ("chat", "small", "llama")}
+    served = {fake.model_of(node) for node in fake.nodes.values()}
+    assert served == {"chat", AWQ, LLAMA_8B}
+
+    changed = [*THREE[:2], THREE[2] | {"maxModelLen": 4096}]
+    assert deploy(engine, program(changed)) == dict.fromkeys(first, "same") | {
+        "Node:vllm-dev-llama": "replaced", "Alias:vllm-dev-llama": "updated"}
+    new_llama = engine.state["Node:vllm-dev-llama"].id
+    assert set(fake.nodes) == {nodes["chat"], nodes["small"], new_llama}
+
+    before = len(fake.writes())
+    without_small = [changed[0], changed[2]]
+    done = deploy(engine, program(without_small))
+    assert {name: what for name, what in done.items() if what != "same"} == {
+        "Alias:vllm-dev-small": "deleted", "Node:vllm-dev-small": "deleted"}
+    assert set(fake.nodes) == {nodes["chat"], new_llama}
+    assert {a["name"] for a in fake.aliases.values()} == {"vllm-dev-chat", "vllm-dev-llama"}
+    assert node_writes(fake, before) == [("DELETE", f"{API}nodes/{nodes['small']}")]
+
+
+def test_moving_a_canarys_traffic_updates_the_alias_alone_and_no_call_fails(models_fake: FakeDatasphere,
+                                                                           engine: Engine) -> None:
+    fake = models_fake
+    deploy(engine, program(CANARY))
+    [alias] = fake.aliases.values()
+    stable, next_ = (engine.state[f"Node:vllm-dev-{name}"].id for name in ("stable", "next"))
+    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 90}, {"nodeId": next_, "trafficPercent": 10}]
+    folder = fake.nodes[stable]["folderId"]
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            status, _ = fake.handle("GET", "/v1/models", {
+                "Authorization": f"Bearer {IAM_TOKEN}", "x-node-alias": "datasphere.user.chat",
+                "x-folder-id": folder}, "")
+            answers.append(status)
+            time.sleep(0.002)
+
+    before = len(fake.writes())
+    caller = threading.Thread(target=client)
+    caller.start()
+    try:
+        half = [CANARY[0] | {"trafficPercent": 50}, CANARY[1] | {"trafficPercent": 50}]
+        done = deploy(engine, program(half))
+    finally:
+        stop.set()
+        caller.join()
+
+    assert {name: what for name, what in done.items() if what != "same"} == {"Alias:chat": "updated"}
+    assert node_writes(fake, before) == []
+    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 50}, {"nodeId": next_, "trafficPercent": 50}]
+    assert len(answers) > 10
+    assert set(answers) == {200}, "a client of the alias saw an error while the traffic moved"
+    reached = [fake._route(alias) for _ in range(100)]
+    assert (reached.count(stable), reached.count(next_)) == (50, 50)
+
+
+def test_independent_nodes_start_at_once(models_fake: FakeDatasphere, engine: Engine) -> None:
+    """The engine creates independent resources in parallel: three nodes through one provider host."""
+    fake = models_fake
+    run = program(THREE)
+    for registration in run.dynamic():
+        if not registration.type.endswith((":Node", ":Alias")):
+            engine.up_registration(run, registration)
+    inputs = [engine.check({}, engine.program_inputs(run, r)) for r in run.of_type(
+        "pulumi-python:dynamic/datasphere:Node")]
+    created: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda i=i: created.append(engine.host.call("create", properties=i)))
+               for i in inputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(created) == 3 == len(fake.nodes)
+    posts = [i for i, r in enumerate(fake.requests) if r.method == "POST" and r.path == f"{API}nodes"]
+    served = [i for i, r in enumerate(fake.requests) if r.path == "/v1/models"]
+    # Every node was asked for before any probe: the three start-ups overlap, they do not queue.
+    assert max(posts) < min(served)
+    assert {fake.model_of(n) for n in fake.nodes.values()} == {"chat", AWQ, LLAMA_8B}
+
+
+def other_stack(run: ProgramRun, **change: Any) -> dict[str, Any]:
+    """The project settings stack `prod` would ask for: its own account, folder and subnet."""
+    return dynamic_inputs(run, "ProjectSettings") | {
+        "ownerStack": "prod", "serviceAccountId": "ajeprodaccount000000", "defaultFolderId": "b1gprodfolder0000000",
+        "subnetId": "e9bprodsubnet0000000"} | change
+
+
+def test_a_second_stack_is_refused_a_project_the_first_set_up(fake: FakeDatasphere, engine: Engine,
+                                                              default_run: ProgramRun) -> None:
+    up_one(engine, default_run, SETTINGS)
+    project = fake.projects[PROJECT_ID]
+    ours = dict(project["settings"])
+    label = project["labels"][OWNER_LABEL]
+    assert label == engine.state[SETTINGS].outputs["owner"] and label.startswith("dev-")
+
+    prod = Engine(engine.host)
+    with pytest.raises(ProviderError) as error:
+        prod.up("settings", other_stack(default_run))
+    assert f"DataSphere project {PROJECT_ID} is set up by stack dev (project label " in str(error.value)
+    assert str(error.value).strip().endswith("service account and subnet). Nothing was changed.")
+    assert project["settings"] == ours
+    assert fake.projects[PROJECT_ID]["labels"] == {OWNER_LABEL: label}
+
+    # Adopted knowingly: prod's settings and label; dev's next change is refused, its destroy leaves them.
+    assert prod.up("settings", other_stack(default_run, adopt=True)) == "created"
+    assert project["settings"]["serviceAccountId"] == "ajeprodaccount000000"
+    assert project["labels"][OWNER_LABEL].startswith("prod-")
+    with pytest.raises(ProviderError, match="is set up by stack prod"):
+        engine.up(SETTINGS, engine.program_inputs(default_run, default_run.one(
+            "pulumi-python:dynamic/datasphere:ProjectSettings")) | {"maxUnitsPerHour": 5})
+    engine.destroy([SETTINGS])
+    assert project["settings"]["serviceAccountId"] == "ajeprodaccount000000"
+    assert project["labels"][OWNER_LABEL].startswith("prod-")
+
+    # prod's destroy puts back what it found: dev's settings; the label goes.
+    prod.destroy(["settings"])
+    assert project["settings"] == ours
+    assert project["labels"] == {}
+
+
+def test_settings_changed_by_hand_are_not_overwritten_silently(fake: FakeDatasphere, engine: Engine,
+                                                               default_run: ProgramRun) -> None:
+    up_one(engine, default_run, SETTINGS)
+    project = fake.projects[PROJECT_ID]
+    project["settings"]["subnetId"] = "e9bsomeoneelses00000"
+    inputs = dynamic_inputs(default_run, "ProjectSettings") | {"maxUnitsPerHour": 5}
+    with pytest.raises(ProviderError) as error:
+        engine.up(SETTINGS, inputs)
+    assert (f"DataSphere project {PROJECT_ID}: its subnetId is 'e9bsomeoneelses00000', which this stack "
+            "neither set") in str(error.value)
+    assert "pulumi config set adoptProjectSettings true" in str(error.value)
+    assert project["settings"]["subnetId"] == "e9bsomeoneelses00000"
+
+    # A refresh shows the drift but does not make the change this stack's: destroy leaves it alone.
+    assert engine.refresh(SETTINGS) == "refreshed"
+    engine.destroy([SETTINGS])
+    assert project["settings"]["subnetId"] == "e9bsomeoneelses00000"
+    assert project["settings"]["serviceAccountId"] != ORIGINAL_SETTINGS["serviceAccountId"]
+
+
+def test_adopting_takes_back_a_changed_project_and_destroy_restores_it(fake: FakeDatasphere, engine: Engine,
+                                                                       default_run: ProgramRun) -> None:
+    up_one(engine, default_run, SETTINGS)
+    project = fake.projects[PROJECT_ID]
+    project["settings"]["subnetId"] = "e9bsomeoneelses00000"
+    inputs = dynamic_inputs(default_run, "ProjectSettings")
+    assert engine.up(SETTINGS, inputs | {"adopt": True}) == "updated"
+    assert project["settings"]["subnetId"] == inputs["subnetId"]
+    engine.destroy([SETTINGS])
+    assert project["settings"] == ORIGINAL_SETTINGS
+    assert project["labels"] == {}
+
+
+def test_destroy_of_many_models_leaves_nothing(models_fake: FakeDatasphere, engine: Engine) -> None:
+    fake = models_fake
+    run = program(THREE)
+    deploy(engine, run)
+    assert {state_name(r) for r in run.dynamic()} >= set(SHARED)
+    engine.destroy_all()
+    assert (fake.nodes, fake.aliases, fake.secrets, fake.registry.registries) == ({}, {}, {}, {})
+    assert fake.projects[PROJECT_ID]["settings"] == ORIGINAL_SETTINGS
+    assert fake.projects[PROJECT_ID]["labels"] == {}
