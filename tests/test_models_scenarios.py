@@ -54,7 +54,7 @@ def test_changing_or_removing_one_model_touches_only_its_node_and_alias(models_f
     fake = models_fake
     first = deploy(engine, program(THREE))
     assert set(first.values()) == {"created"}
-    assert len(fake.nodes) == 3 and len(fake.aliases) == 3
+    assert (len(fake.nodes), len(fake.aliases)) == (3, 3)
     nodes = {name: engine.state[f"Node:vllm-dev-{name}"].id for name in ("chat", "small", "llama")}
     served = {fake.model_of(node) for node in fake.nodes.values()}
     assert served == {"chat", AWQ, LLAMA_8B}
@@ -81,7 +81,8 @@ def test_moving_a_canarys_traffic_updates_the_alias_alone_and_no_call_fails(mode
     deploy(engine, program(CANARY))
     [alias] = fake.aliases.values()
     stable, next_ = (engine.state[f"Node:vllm-dev-{name}"].id for name in ("stable", "next"))
-    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 90}, {"nodeId": next_, "trafficPercent": 10}]
+    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 90},
+                              {"nodeId": next_, "trafficPercent": 10}]
     folder = fake.nodes[stable]["folderId"]
     answers: list[int] = []
     stop = threading.Event()
@@ -106,7 +107,8 @@ def test_moving_a_canarys_traffic_updates_the_alias_alone_and_no_call_fails(mode
 
     assert {name: what for name, what in done.items() if what != "same"} == {"Alias:chat": "updated"}
     assert node_writes(fake, before) == []
-    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 50}, {"nodeId": next_, "trafficPercent": 50}]
+    assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 50},
+                              {"nodeId": next_, "trafficPercent": 50}]
     assert len(answers) > 10
     assert set(answers) == {200}, "a client of the alias saw an error while the traffic moved"
     reached = [fake._route(alias) for _ in range(100)]
@@ -141,8 +143,8 @@ def test_independent_nodes_start_at_once(models_fake: FakeDatasphere, engine: En
 def other_stack(run: ProgramRun, **change: Any) -> dict[str, Any]:
     """The project settings stack `prod` would ask for: its own account, folder and subnet."""
     return dynamic_inputs(run, "ProjectSettings") | {
-        "ownerStack": "prod", "serviceAccountId": "ajeprodaccount000000", "defaultFolderId": "b1gprodfolder0000000",
-        "subnetId": "e9bprodsubnet0000000"} | change
+        "ownerStack": "prod", "serviceAccountId": "ajeprodaccount000000",
+        "defaultFolderId": "b1gprodfolder0000000", "subnetId": "e9bprodsubnet0000000"} | change
 
 
 def test_a_second_stack_is_refused_a_project_the_first_set_up(fake: FakeDatasphere, engine: Engine,
@@ -151,7 +153,8 @@ def test_a_second_stack_is_refused_a_project_the_first_set_up(fake: FakeDatasphe
     project = fake.projects[PROJECT_ID]
     ours = dict(project["settings"])
     label = project["labels"][OWNER_LABEL]
-    assert label == engine.state[SETTINGS].outputs["owner"] and label.startswith("dev-")
+    assert label == engine.state[SETTINGS].outputs["owner"]
+    assert label.startswith("dev-")
 
     prod = Engine(engine.host)
     with pytest.raises(ProviderError) as error:
