@@ -1,15 +1,19 @@
-"""Simulated ten-minute node start-up: how many API calls `create` makes and how late it returns.
+"""Simulated ten-minute node start-ups: the API calls `create` makes per node and how late it returns,
+for one node and for several started at once (as the engine starts independent resources).
 
-Runs the node provider in-process against the fake DataSphere API on 127.0.0.1, with a
-virtual clock shared by both, so ten simulated minutes take well under a second.
-Usage: .venv/bin/python -m bench.node_startup [--warmup-seconds 600] [--poll-interval 10]
+Runs the node provider in-process against the fake DataSphere API on 127.0.0.1, with a virtual
+clock shared by the provider's threads and the fake, so ten simulated minutes take well under a second.
+Usage: .venv/bin/python -m bench.node_startup [--warmup-seconds 600] [--poll-interval 10] [--nodes 1 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
+import threading
 from collections import Counter
+from dataclasses import dataclass
 
 from components.cloud.http import Endpoints, Timing
 from components.datasphere.api import DatasphereClient
@@ -20,29 +24,75 @@ PROJECT_ID = "bt1project0000000000"
 
 
 class VirtualClock:
-    def __init__(self) -> None:
+    """Virtual time for several threads: it moves on, to the earliest wake-up, only once every worker
+    sleeps, so each thread sees the waits of a real run and none of their length."""
+
+    def __init__(self, workers: int) -> None:
         self.now = 0.0
+        self._workers = workers
+        self._wakeups: list[float] = []
+        self._changed = threading.Condition()
 
     def time(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
+        with self._changed:
+            wake = self.now + max(0.0, seconds)
+            self._wakeups.append(wake)
+            self._advance()
+            while self.now < wake:
+                self._changed.wait()
+            self._wakeups.remove(wake)
+
+    def finished(self) -> None:
+        """A worker is done: time no longer waits for it."""
+        with self._changed:
+            self._workers -= 1
+            self._advance()
+
+    def _advance(self) -> None:
+        if self._wakeups and len(self._wakeups) >= self._workers:
+            self.now = max(self.now, min(self._wakeups))
+            self._changed.notify_all()
 
 
-def backoff_polls(duration: float, base: float, cap: float) -> int:
-    """Polls a capped exponential backoff without jitter needs to cover `duration`."""
-    waited, polls, delay = 0.0, 1, base
-    while waited < duration:
-        waited += min(delay, cap)
-        delay *= 2
-        polls += 1
-    return polls
+@dataclass(frozen=True)
+class NodeRun:
+    name: str
+    ready_at: float
+    returned_at: float
+    calls: Counter[str]
+
+    @property
+    def late(self) -> float:
+        return self.returned_at - self.ready_at
 
 
-def node_props(minutes: float) -> dict[str, object]:
+@dataclass(frozen=True)
+class Measurement:
+    nodes: list[NodeRun]
+    poll_interval: float
+    warmup: float
+
+    @property
+    def finished_at(self) -> float:
+        return max(node.returned_at for node in self.nodes)
+
+    @property
+    def slowest_ready_at(self) -> float:
+        return max(node.ready_at for node in self.nodes)
+
+    @property
+    def least_calls(self) -> int:
+        """The fewest calls a node can take to be seen serving within one interval of a start-up of
+        `warmup` seconds: a probe in every interval, and the call that creates it."""
+        return math.ceil(self.warmup / self.poll_interval) + 1
+
+
+def node_props(name: str, minutes: float) -> dict[str, object]:
     return {
-        "projectId": PROJECT_ID, "folderId": "b1gfolder00000000000", "name": "vllm-bench",
+        "projectId": PROJECT_ID, "folderId": "b1gfolder00000000000", "name": name,
         "description": "", "labels": {},
         "image": "registry.yandexcloud.net/cn100000000000000000/vllm@sha256:" + "0" * 64,
         "registryUsername": "api_key", "passwordSecretName": "vllm-bench-pull-key", "port": 8000,
@@ -53,54 +103,94 @@ def node_props(minutes: float) -> dict[str, object]:
     }
 
 
+def _calls_by_node(fake: FakeDatasphere) -> dict[str, Counter[str]]:
+    """Every request of the run, counted for the node it was about."""
+    names = {node["id"]: node["name"] for node in fake.nodes.values()}
+    by_operation = {op.id: op.metadata.get("nodeId") for op in fake.operations.values()}
+    calls: dict[str, Counter[str]] = {name: Counter() for name in names.values()}
+    for request in fake.requests:
+        if request.path == "/v1/models":
+            node, kind = request.headers.get("x-node-id"), "GET /v1/models (node-api)"
+        elif request.path.startswith("/operations/"):
+            node, kind = by_operation.get(request.path.rsplit("/", 1)[1]), "GET /operations/{id}"
+        elif request.path == f"{API}nodes":
+            calls[request.body["name"]][f"POST {API}nodes"] += 1
+            continue
+        elif request.path.startswith(f"{API}nodes/"):
+            node, kind = request.path.rsplit("/", 1)[1], f"{request.method} {API}nodes/{{id}}"
+        else:
+            continue
+        calls[names[node]][kind] += 1
+    return calls
+
+
+def measure(nodes: int, warmup: float, poll_interval: float, seed: int = 1) -> Measurement:
+    """Start `nodes` nodes at once through one provider (one client, one token), as the engine would."""
+    clock = VirtualClock(workers=nodes)
+    fake = FakeDatasphere(clock=clock.time, node_warmup_seconds=warmup, operation_polls=3).start()
+    fake.add_project(PROJECT_ID)
+    jitter = random.Random(seed).random  # noqa: S311 - spreads polls, not a secret
+    timing = Timing(poll_interval=poll_interval, sleep=clock.sleep, clock=clock.time, jitter=jitter)
+    provider = NodeProvider()
+    provider._client = DatasphereClient(Endpoints(fake.url, fake.url, fake.url, fake.url),
+                                        lambda: IAM_TOKEN, timing)
+    returned: dict[str, float] = {}
+
+    def start(name: str) -> None:
+        try:
+            provider.create(node_props(name, minutes=30))
+            returned[name] = clock.now
+        finally:
+            clock.finished()
+
+    names = [f"vllm-bench-{index}" for index in range(nodes)]
+    workers = [threading.Thread(target=start, args=(name,)) for name in names]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        fake.stop()
+    ready = {node["name"]: node["ready_at"] for node in fake.nodes.values()}
+    calls = _calls_by_node(fake)
+    return Measurement([NodeRun(name, ready[name], returned[name], calls[name]) for name in names],
+                       poll_interval, warmup)
+
+
+def report(result: Measurement) -> None:
+    interval = result.poll_interval
+    count = len(result.nodes)
+    print(f"{count} node(s), each ready {result.warmup:g} s after it turns HEALTHY, "
+          f"poll interval {interval:g} s")
+    for node in result.nodes:
+        total = sum(node.calls.values())
+        probes = node.calls["GET /v1/models (node-api)"]
+        verdict = "met" if node.late <= interval else "MISSED"
+        print(f"  {node.name}: served at {node.ready_at:.1f} s, create returned {node.late:.2f} s later "
+              f"(at most one interval: {verdict}); {total} API calls, {probes} of them readiness probes")
+    for kind, number in sorted(sum((n.calls for n in result.nodes), Counter()).items()):
+        print(f"    {number / count:6.1f}  {kind} per node")
+    serial = sum(node.returned_at for node in result.nodes)
+    bound = result.slowest_ready_at + interval
+    print(f"  all returned at {result.finished_at:.1f} s: the slowest was served at "
+          f"{result.slowest_ready_at:.1f} s (at most one interval later: "
+          f"{'met' if result.finished_at <= bound else 'MISSED'}); one after another would take "
+          f"{serial:.1f} s")
+    print(f"  the floor for being seen within one interval: {result.least_calls} calls per node "
+          "(a probe in every interval of the start-up, and the create call); the create operation's "
+          "polls come on top")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warmup-seconds", type=float, default=600.0)
     parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-
-    clock = VirtualClock()
-    fake = FakeDatasphere(clock=clock.time, node_warmup_seconds=args.warmup_seconds, operation_polls=3)
-    fake.start()
-    fake.add_project(PROJECT_ID)
-    try:
-        jitter = random.Random(args.seed).random  # noqa: S311 - spreads polls, not a secret
-        timing = Timing(poll_interval=args.poll_interval, sleep=clock.sleep, clock=clock.time, jitter=jitter)
-        provider = NodeProvider()
-        provider._client = DatasphereClient(Endpoints(fake.url, fake.url, fake.url, fake.url),
-                                            lambda: IAM_TOKEN, timing)
-        result = provider.create(node_props(minutes=30))
-        returned_at = clock.now
-        ready_at = fake.nodes[result.id]["ready_at"]
-    finally:
-        fake.stop()
-
-    calls = Counter()
-    for request in fake.requests:
-        if request.path == "/v1/models":
-            calls["GET /v1/models (node-api)"] += 1
-        elif request.path.startswith("/operations/"):
-            calls["GET /operations/{id}"] += 1
-        elif request.path.startswith(API):
-            kind = request.path.removeprefix(API).split("/")[0]
-            calls[f"{request.method} {API}{kind}{'/{id}' if request.path.count('/') > 3 else ''}"] += 1
-    total = sum(calls.values())
-    base = args.poll_interval / 8
-    needed = backoff_polls(args.warmup_seconds, base, args.poll_interval)
-    late = returned_at - ready_at
-
-    print(f"simulated start-up: model served {ready_at:.1f} s after the node was requested")
-    verdict = "met" if late <= args.poll_interval else "MISSED"
-    print(f"create returned at {returned_at:.1f} s: {late:.2f} s after readiness "
-          f"(aim: at most one poll interval, {args.poll_interval:g} s) -> {verdict}")
-    print(f"API calls: {total}")
-    for name, count in sorted(calls.items()):
-        print(f"  {count:4d}  {name}")
-    readiness_polls = calls["GET /v1/models (node-api)"]
-    print(f"readiness probes: {readiness_polls}; a capped exponential backoff without jitter needs {needed} "
-          f"(with jitter, waits are 50-100% of it, so up to {2 * needed}) -> "
-          f"{'met' if readiness_polls <= 2 * needed else 'MISSED'}")
+    for count in args.nodes:
+        report(measure(count, args.warmup_seconds, args.poll_interval, args.seed))
 
 
 if __name__ == "__main__":

@@ -90,33 +90,51 @@ class Readiness:
 
 
 def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, model: str,
-                       timeout_seconds: float, seen: Readiness) -> None:
+                       timeout_seconds: float, seen: Readiness, node: dict[str, Any] | None = None) -> None:
+    """Return once node-api lists `model`, at most one poll interval after it does.
+
+    Until the node is HEALTHY its status is polled with backoff (`node`, the operation's answer, may
+    say so already, saving a read). The model loads only after that, so the first probe of
+    `/v1/models` comes one interval later, and each next one exactly one interval after the start of
+    the last: a start-up of unknown length needs a probe in every interval to be seen within one, and
+    a shorter gap (jitter, backoff) would only add calls. These poll one node; they retry nothing.
+    """
     timing = client.timing
     deadline = timing.clock() + timeout_seconds
     attempt = 0
-    healthy = False
+    probed = False
+    probe_at: float | None = None  # when /v1/models is probed next; None until the node is HEALTHY
     while True:
-        if not healthy:
-            node = client.get_node(node_id)
+        wait = timing.backoff(attempt, base=timing.poll_interval / 8)
+        if probe_at is None:
             if node is None:
-                raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
+                node = client.get_node(node_id)
+                attempt += 1
+                if node is None:
+                    raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
             seen.node_status = node.get("status", "unknown")
-            healthy = seen.node_status == "HEALTHY"
-        if healthy:
+            if seen.node_status == "HEALTHY":
+                probe_at = timing.clock() + (0.0 if probed else timing.poll_interval)
+            node = None
+        if probe_at is not None and timing.clock() >= probe_at:
+            probed, started = True, timing.clock()
             try:
                 answer = client.probe_models(folder_id, node_id)
             except ConnectionError as error:
                 seen.last_answer = f"connection error: {error}"
+                loading = True
             else:
                 seen.last_answer = describe_answer(answer)
                 if serves_model(answer, model):
                     return
                 # 503 is the model loading; anything else may mean the node changed: look again.
-                healthy = answer.status == 503
+                loading = answer.status == 503
+            probe_at = started + timing.poll_interval if loading else None
+        if probe_at is not None:
+            wait = probe_at - timing.clock()
         if timing.clock() >= deadline:
             raise TimeoutError(f"not serving {model!r} within {timeout_seconds / 60:g} min")
-        timing.sleep(min(timing.backoff(attempt, base=timing.poll_interval / 8), deadline - timing.clock()))
-        attempt += 1
+        timing.sleep(max(0.0, min(wait, deadline - timing.clock())))
 
 
 class NodeProvider(DatasphereProvider):
@@ -146,9 +164,10 @@ class NodeProvider(DatasphereProvider):
                                          f"readyTimeoutMinutes must be a number above 0, got {minutes!r}"))
         return CheckResult(news, failures)
 
-    def _wait_ready(self, props: dict[str, Any], node_id: str, seen: Readiness) -> None:
+    def _wait_ready(self, props: dict[str, Any], node_id: str, seen: Readiness,
+                    node: dict[str, Any] | None = None) -> None:
         wait_until_serving(self.client, node_id, props["folderId"], props["servedModelName"],
-                           float(props["readyTimeoutMinutes"]) * 60, seen)
+                           float(props["readyTimeoutMinutes"]) * 60, seen, node)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         resource = f"node {props['name']}"
@@ -157,8 +176,9 @@ class NodeProvider(DatasphereProvider):
         try:
             operation = self.client.start_node(spec_from(props))
             node_id = (operation.get("metadata") or {}).get("nodeId")
-            node_id = self.client.wait(operation, resource).get("id", node_id)
-            self._wait_ready(props, node_id, seen)
+            node = self.client.wait(operation, resource)
+            node_id = node.get("id", node_id)
+            self._wait_ready(props, node_id, seen, node)
         except (ApiError, TimeoutError, ConnectionError, NodeStartFailed) as error:
             cleanup = (self._kept(props) if props.get("keepFailedNode") and node_id
                        else delete_after_failure("node", node_id, self.client.delete_node))
