@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
                         "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
     common.add_argument("--stack", help="the Pulumi stack to read outputs from")
+    common.add_argument("--model", metavar="NAME", help="the entry of the stack's models to call (default: "
+                        "VLLM_STACK_MODEL, else the stack's only model)")
     common.add_argument("--key-file", help="service account key for an IAM token (default: YC_IAM_TOKEN, "
                         "YC_SERVICE_ACCOUNT_KEY_FILE, then `yc iam create-token`)")
     common.add_argument("--iam-endpoint", help=argparse.SUPPRESS)
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR)
+        endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR, model=args.model)
         token = iam_token(args.key_file, env, args.iam_endpoint)
         target = Target(endpoint.url, {**endpoint.headers, "Authorization": f"Bearer {token}"}, args.timeout,
                         args.stall_seconds)

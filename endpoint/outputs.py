@@ -19,6 +19,8 @@ ENV_ALIAS = "VLLM_NODE_ALIAS"
 ENV_FOLDER = "VLLM_FOLDER_ID"
 ENV_MODEL = "VLLM_MODEL"
 ENV_PROJECT = "VLLM_PROJECT_ID"
+# Which entry of the stack's `models` to use, where no --model can be given (the examples).
+ENV_STACK_MODEL = "VLLM_STACK_MODEL"
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -35,13 +37,29 @@ class Endpoint:
     project_id: str | None = None
 
 
-def from_outputs(outputs: Mapping[str, Any]) -> Endpoint:
-    missing = [k for k in ("endpointUrl", "headers", "servedModelName") if not outputs.get(k)]
+def _model_outputs(outputs: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
+    """The outputs of the model `name` (an entry of the `models` output), or of the only one."""
+    models: Mapping[str, Any] = outputs.get("models") or {}
+    if name is not None:
+        if name not in models:
+            listed = ", ".join(models) or "not listed (a stack from before `models`: drop --model)"
+            raise OutputsError(f"the stack serves no model named {name!r}: its models are {listed}")
+        return models[name]
+    if not outputs.get("servedModelName") and len(models) > 1:
+        raise OutputsError(f"the stack serves {len(models)} models ({', '.join(models)}): pick one with "
+                           f"--model NAME (or {ENV_STACK_MODEL})")
+    return outputs
+
+
+def from_outputs(outputs: Mapping[str, Any], model: str | None = None) -> Endpoint:
+    chosen = _model_outputs(outputs, model)
+    missing = [k for k in ("endpointUrl",) if not outputs.get(k)]
+    missing += [k for k in ("headers", "servedModelName") if not chosen.get(k)]
     if missing:
         raise OutputsError(f"the stack outputs lack {', '.join(missing)}: run `pulumi up` first "
                            "(or with a newer version of this project)")
-    return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers=dict(outputs["headers"]),
-                    model=str(outputs["servedModelName"]), project_id=outputs.get("projectId"))
+    return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers=dict(chosen["headers"]),
+                    model=str(chosen["servedModelName"]), project_id=outputs.get("projectId"))
 
 
 def from_environment(env: Mapping[str, str]) -> Endpoint | None:
@@ -55,7 +73,8 @@ def from_environment(env: Mapping[str, str]) -> Endpoint | None:
                     model=env[ENV_MODEL], project_id=env.get(ENV_PROJECT))
 
 
-def from_pulumi(stack: str | None, cwd: Path, run: Runner = subprocess.run) -> Endpoint:
+def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
+                run: Runner = subprocess.run) -> Endpoint:
     command = ["pulumi", "stack", "output", "--json", *(["--stack", stack] if stack else [])]
     try:
         done = run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
@@ -65,15 +84,18 @@ def from_pulumi(stack: str | None, cwd: Path, run: Runner = subprocess.run) -> E
                            "--json`") from None
     if done.returncode != 0:
         raise OutputsError(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}")
-    return from_outputs(json.loads(done.stdout))
+    return from_outputs(json.loads(done.stdout), model)
 
 
 def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str, str],
-                  project_dir: Path, run: Runner = subprocess.run) -> Endpoint:
-    """The first source that is given: --outputs, then the variables, then the Pulumi stack."""
+                  project_dir: Path, run: Runner = subprocess.run, model: str | None = None) -> Endpoint:
+    """The first source that is given: --outputs, then the variables, then the Pulumi stack.
+    `model` (else VLLM_STACK_MODEL) picks an entry of the stack's `models`."""
+    model = model or env.get(ENV_STACK_MODEL) or None
     if outputs_file is not None:
         try:
-            return from_outputs(json.loads(outputs_file.read_text()))
+            saved = json.loads(outputs_file.read_text())
         except (OSError, ValueError) as error:
             raise OutputsError(f"cannot read {outputs_file}: {error}") from None
-    return from_environment(env) or from_pulumi(stack, project_dir, run)
+        return from_outputs(saved, model)
+    return from_environment(env) or from_pulumi(stack, project_dir, model, run)

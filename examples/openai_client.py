@@ -3,7 +3,8 @@
     pip install -r requirements.txt -r examples/requirements.txt
     python -m examples.openai_client "Why is the sky blue?"
 
-The endpoint comes from `pulumi stack output --json` (PULUMI_STACK picks the stack), or from
+The endpoint comes from `pulumi stack output --json` (PULUMI_STACK picks the stack,
+VLLM_STACK_MODEL the model of a stack that serves several), or from
 VLLM_ENDPOINT_URL, VLLM_NODE_ALIAS, VLLM_FOLDER_ID and VLLM_MODEL. The IAM token comes from
 YC_IAM_TOKEN, a key file named by YC_SERVICE_ACCOUNT_KEY_FILE (e.g. the stack's clientKeyJson),
 or `yc iam create-token`. The token is the API key: node-api reads `Authorization: Bearer`.

@@ -351,3 +351,45 @@ def test_recorded_vllm_streams_are_read_whole(name: str, tokens: int, content_ch
     with fake_openai(transcript=(RECORDED / name).read_text()) as fake:
         read = stream_chat(target_of(fake), {"model": MODEL, "messages": []}, fake.clock)
     assert (read.error, read.output_tokens, len(read.content_times)) == (None, tokens, content_chunks)
+
+
+def several_models(fake: FakeOpenAI, tmp_path: Path) -> Path:
+    """A saved `pulumi stack output --json` of a stack serving two models."""
+    other = {"servedModelName": "other-model", "headers": {"x-node-alias": "datasphere.user.other",
+                                                          "x-folder-id": FOLDER}}
+    saved = {"endpointUrl": fake.url, "projectId": PROJECT_ID, "models": {
+        "other": other,
+        "chat": {"servedModelName": MODEL, "headers": {"x-node-alias": ALIAS, "x-folder-id": FOLDER}}}}
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(saved))
+    return path
+
+
+def test_model_picks_one_of_several_models_of_the_stack(tmp_path: Path) -> None:
+    with fake_openai(ttft=0.1) as fake:
+        path = several_models(fake, tmp_path)
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["check", "--outputs", str(path), "--model", "chat", "--max-tokens", "2"],
+                    env={"YC_IAM_TOKEN": GOOD_TOKEN}, clock=fake.clock, sleep=fake.clock.advance,
+                    out=out, err=err)
+        assert (code, err.getvalue()) == (0, "")
+        sent = fake.requests[-1]
+    assert sent["headers"]["x-node-alias"] == ALIAS
+    assert sent["body"]["model"] == MODEL
+    assert out.getvalue().splitlines()[0] == f"serving after 0:00; models: {MODEL}"
+    assert find_endpoint(path, None, {"VLLM_STACK_MODEL": "other"}, tmp_path).model == "other-model"
+
+
+def test_several_models_without_model_or_with_an_unknown_one_say_which_there_are(tmp_path: Path) -> None:
+    with fake_openai() as fake:
+        path = several_models(fake, tmp_path)
+        for extra, message in (
+                ([], "error: the stack serves 2 models (other, chat): pick one with --model NAME (or "
+                     "VLLM_STACK_MODEL)\n"),
+                (["--model", "chatt"], "error: the stack serves no model named 'chatt': its models are "
+                                       "other, chat\n")):
+            err = io.StringIO()
+            code = main(["check", "--outputs", str(path), *extra], env={"YC_IAM_TOKEN": GOOD_TOKEN},
+                        clock=fake.clock, sleep=fake.clock.advance, out=io.StringIO(), err=err)
+            assert (code, err.getvalue()) == (2, message)
+        assert fake.requests == []
