@@ -64,6 +64,16 @@ def test_each_model_has_its_image_and_node(three: ProgramRun) -> None:
     assert nodes["vllm-dev-chat"].inputs["servedModelName"] == "chat"
 
 
+def test_the_nodes_do_not_wait_for_each_other(three: ProgramRun) -> None:
+    """No node depends on another's image or node, so the engine creates them at once."""
+    nodes = three.of_type(NODE)
+    mine = {r.urn for r in nodes} | {r.urn for r in three.of_type(IMAGE)}
+    for node in nodes:
+        image = by_name(three, IMAGE)[node.name]
+        assert image.urn in node.dependencies
+        assert set(node.dependencies) & mine == {image.urn}
+
+
 def test_the_models_share_one_foundation(three: ProgramRun) -> None:
     for type_ in ("pulumi-python:dynamic/datasphere:ProjectSettings",
                   "pulumi-python:dynamic/datasphere:Secret",

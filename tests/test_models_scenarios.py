@@ -115,6 +115,22 @@ def test_moving_a_canarys_traffic_updates_the_alias_alone_and_no_call_fails(mode
     assert (reached.count(stable), reached.count(next_)) == (50, 50)
 
 
+def test_promoting_a_canary_moves_all_traffic_before_the_old_node_goes(models_fake: FakeDatasphere,
+                                                                       engine: Engine) -> None:
+    fake = models_fake
+    deploy(engine, program(CANARY))
+    stable, next_ = (engine.state[f"Node:vllm-dev-{name}"].id for name in ("stable", "next"))
+    before = len(fake.writes())
+    done = deploy(engine, program([CANARY[1] | {"trafficPercent": 100}]))
+    assert {name: what for name, what in done.items() if what != "same"} == {
+        "Alias:chat": "updated", "Node:vllm-dev-stable": "deleted"}
+    [alias] = fake.aliases.values()
+    assert alias["nodes"] == [{"nodeId": next_, "trafficPercent": 100}]
+    writes = [(r.method, r.path) for r in fake.writes()[before:]]
+    assert writes.index(("PATCH", f"{API}aliases/{alias['id']}")) < writes.index(
+        ("DELETE", f"{API}nodes/{stable}"))
+
+
 def test_independent_nodes_start_at_once(models_fake: FakeDatasphere, engine: Engine) -> None:
     """The engine creates independent resources in parallel: three nodes through one provider host."""
     fake = models_fake
