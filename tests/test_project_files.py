@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import textwrap
 
 import pytest
 import yaml
 
 from components import platform
 from components.settings import CONFIG_KEYS, ConfigError, parse_settings
-from tests.program import ROOT, project_defaults
+from tests.program import ROOT, project_defaults, run_program
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 README = (ROOT / "README.md").read_text()
@@ -157,3 +158,16 @@ def test_every_shell_script_parses() -> None:
     for script in scripts:
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+
+def test_the_readmes_several_models_examples_deploy() -> None:
+    section = README.split("## Several models and canaries", 1)[1].split("\n## ", 1)[0]
+    blocks = [textwrap.dedent(b.split("```", 1)[0]) for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        config = yaml.safe_load(block)
+        config = config.get("config", config)
+        entries = config["vllm-datasphere:models"]
+        run = run_program({"vllm-datasphere:model": None, "vllm-datasphere:models": json.dumps(entries)},
+                          preview=True)
+        assert list(run.outputs["models"]) == [entry["name"] for entry in entries]
