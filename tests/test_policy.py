@@ -188,3 +188,14 @@ def test_policy_dir_is_the_pack_path_the_workflow_uses() -> None:
     workflow = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
     assert "policyPacks: policy" in workflow
     assert "policyPackConfigs: policy/config.json" in workflow
+
+
+def test_every_node_of_several_models_is_checked() -> None:
+    entries = [{"name": "chat", "model": "Qwen/Qwen2.5-7B-Instruct"},
+               {"name": "small", "model": "Qwen/Qwen2.5-7B-Instruct-AWQ", "quantization": "awq",
+                "instanceSpec": "g2.mig", "maxModelLen": 4096},
+               {"name": "big", "model": "Qwen/Qwen2.5-7B-Instruct", "instanceSpec": "g2.4"}]
+    run = run_program({f"{PROJECT}:maxUnitsPerHour": "20", f"{PROJECT}:model": None,
+                       f"{PROJECT}:models": json.dumps(entries)})
+    found = {r.name: sorted(v) for r in run.registrations if (v := all_violations(r))}
+    assert found == {"vllm-dev-big": ["allowed-instance-specs"]}
