@@ -239,3 +239,19 @@ def test_destroy_of_many_models_leaves_nothing(models_fake: FakeDatasphere, engi
     assert (fake.nodes, fake.aliases, fake.secrets, fake.registry.registries) == ({}, {}, {}, {})
     assert fake.projects[PROJECT_ID]["settings"] == ORIGINAL_SETTINGS
     assert fake.projects[PROJECT_ID]["labels"] == {}
+
+
+def test_a_one_model_stack_moves_to_models_without_a_new_alias(fake: FakeDatasphere, engine: Engine,
+                                                               default_run: ProgramRun) -> None:
+    """The entry keeps the alias by naming it: its node is new, and replaces the old one like a rollout."""
+    deploy(engine, default_run)
+    old_node = engine.state["Node:vllm-dev"].id
+    [alias] = fake.aliases.values()
+    entry = {"name": "chat", "model": QWEN, "aliasName": "vllm-dev"}
+    done = deploy(engine, program([entry]))
+    assert {name: what for name, what in done.items() if what != "same"} == {
+        "Node:vllm-dev-chat": "created", "Alias:vllm-dev": "updated", "Node:vllm-dev": "deleted"}
+    new_node = engine.state["Node:vllm-dev-chat"].id
+    assert list(fake.aliases.values()) == [alias]
+    assert alias["nodes"] == [{"nodeId": new_node, "trafficPercent": 100}]
+    assert list(fake.nodes) == [new_node] != [old_node]
