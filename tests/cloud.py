@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.fake_datasphere import FakeDatasphere
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
 from tests.program import ProgramRun
 from tests.provider_host import Engine, state_name
 
@@ -37,3 +42,26 @@ def up_one(engine: Engine, run: ProgramRun, name: str) -> str:
     """Apply one of the program's resources, as `pulumi up --target` would."""
     [registration] = [r for r in run.dynamic() if state_name(r) == name]
     return engine.up_registration(run, registration)
+
+
+@contextmanager
+def calling_the_alias(fake: FakeDatasphere, alias_full_name: str, folder_id: str) -> Iterator[list[int]]:
+    """A client calling `/v1/models` through the alias while the block runs; the statuses it got."""
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            status, _ = fake.handle("GET", "/v1/models", {
+                "Authorization": f"Bearer {IAM_TOKEN}", "x-node-alias": alias_full_name,
+                "x-folder-id": folder_id}, "")
+            answers.append(status)
+            time.sleep(0.005)
+
+    caller = threading.Thread(target=client)
+    caller.start()
+    try:
+        yield answers
+    finally:
+        stop.set()
+        caller.join()

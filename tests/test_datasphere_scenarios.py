@@ -5,8 +5,6 @@ on the fake's state and request log."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
 
@@ -21,6 +19,7 @@ from tests.cloud import (
     REGISTRY,
     SECRET,
     SETTINGS,
+    calling_the_alias,
     deploy,
     up_one,
 )
@@ -110,27 +109,11 @@ def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatas
                                                                  program: ProgramRun) -> None:
     deploy(engine, program)
     old_node = engine.state[NODE].id
-    answers: list[int] = []
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            status, _ = fake.handle("GET", "/v1/models", {
-                "Authorization": f"Bearer {IAM_TOKEN}", "x-node-alias": "datasphere.user.vllm-dev",
-                "x-folder-id": program.outputs["folderId"]}, "")
-            answers.append(status)
-            time.sleep(0.005)
-
-    caller = threading.Thread(target=client)
-    caller.start()
-    try:
+    with calling_the_alias(fake, "datasphere.user.vllm-dev", program.outputs["folderId"]) as answers:
         changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
                                       "vllm-datasphere:maxModelLen": "8192"})
         assert changed.outputs["imageRef"] != program.outputs["imageRef"]
         result = deploy(engine, changed)
-    finally:
-        stop.set()
-        caller.join()
 
     assert result == dict.fromkeys(EVERYTHING, "same") | {NODE: "replaced", ALIAS: "updated"}
     new_node = engine.state[NODE].id

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import pytest
 
@@ -13,31 +12,13 @@ from components.datasphere.project_settings import OWNER_LABEL
 from components.settings import ConfigError
 from tests.cloud import PROJECT_ID
 from tests.fake_datasphere import FakeDatasphere
+from tests.models import AWQ, CANARY, QWEN, THREE, models_config
 from tests.program import PROJECT, ProgramRun, Registration, run_program
 
-QWEN = "Qwen/Qwen2.5-7B-Instruct"
-AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
-LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 IMAGE = "docker:index/image:Image"
 NODE = "pulumi-python:dynamic/datasphere:Node"
 ALIAS = "pulumi-python:dynamic/datasphere:Alias"
-THREE = [
-    {"name": "chat", "model": QWEN, "servedModelName": "chat", "maxModelLen": 16384},
-    {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "g2.mig", "maxModelLen": 4096},
-    {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192, "instanceCount": 2},
-]
-CANARY = [
-    {"name": "stable", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 90},
-    {"name": "next", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 10,
-     "maxModelLen": 8192},
-]
-
-
-def models_config(entries: list[dict[str, Any]], **more: str) -> dict[str, Any]:
-    """A stack of `entries`: the one-model form's `model` (set by the tests' base config) taken out."""
-    return {f"{PROJECT}:model": None, f"{PROJECT}:models": json.dumps(entries),
-            **{f"{PROJECT}:{key}": value for key, value in more.items()}}
 
 
 @pytest.fixture(scope="module")

@@ -3,40 +3,26 @@ traffic moved without a failed request, nodes started in parallel, and one owner
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from typing import Any
 
 import pytest
 
 from components.datasphere.project_settings import OWNER_LABEL
-from tests.cloud import FAST, PROJECT_ID, SETTINGS, deploy, up_one
-from tests.fake_datasphere import API, IAM_TOKEN, ORIGINAL_SETTINGS, FakeDatasphere
-from tests.program import PROJECT, ProgramRun, run_program
+from tests.cloud import FAST, PROJECT_ID, SETTINGS, calling_the_alias, deploy, up_one
+from tests.fake_datasphere import API, ORIGINAL_SETTINGS, FakeDatasphere
+from tests.models import AWQ, CANARY, LLAMA_8B, QWEN, THREE, models_config
+from tests.program import ProgramRun, run_program
 from tests.provider_host import Engine, ProviderError, dynamic_inputs, state_name
 
-QWEN = "Qwen/Qwen2.5-7B-Instruct"
-AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
-LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
-THREE = [
-    {"name": "chat", "model": QWEN, "servedModelName": "chat", "maxModelLen": 16384},
-    {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "g2.mig", "maxModelLen": 4096},
-    {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192},
-]
 SERVED = {"vllm-dev-chat-": "chat", "vllm-dev-small-": AWQ, "vllm-dev-llama-": LLAMA_8B,
           "vllm-dev-stable-": "chat", "vllm-dev-next-": "chat"}
-CANARY = [
-    {"name": "stable", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 90},
-    {"name": "next", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 10,
-     "maxModelLen": 8192},
-]
 SHARED = ("Registry:vllm-dev", "AccessBinding:vllm-dev-puller", "AccessBinding:vllm-dev-pusher",
           "ApiKey:vllm-dev-pull", "ApiKey:vllm-dev-push", SETTINGS, "Secret:vllm-dev-pull-key")
 
 
 def program(entries: list[dict[str, Any]]) -> ProgramRun:
-    return run_program(FAST | {f"{PROJECT}:model": None, f"{PROJECT}:models": json.dumps(entries)})
+    return run_program(FAST | models_config(entries))
 
 
 def node_writes(fake: FakeDatasphere, since: int = 0) -> list[tuple[str, str]]:
@@ -83,27 +69,10 @@ def test_moving_a_canarys_traffic_updates_the_alias_alone_and_no_call_fails(mode
     stable, next_ = (engine.state[f"Node:vllm-dev-{name}"].id for name in ("stable", "next"))
     assert alias["nodes"] == [{"nodeId": stable, "trafficPercent": 90},
                               {"nodeId": next_, "trafficPercent": 10}]
-    folder = fake.nodes[stable]["folderId"]
-    answers: list[int] = []
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            status, _ = fake.handle("GET", "/v1/models", {
-                "Authorization": f"Bearer {IAM_TOKEN}", "x-node-alias": "datasphere.user.chat",
-                "x-folder-id": folder}, "")
-            answers.append(status)
-            time.sleep(0.002)
-
     before = len(fake.writes())
-    caller = threading.Thread(target=client)
-    caller.start()
-    try:
+    with calling_the_alias(fake, "datasphere.user.chat", fake.nodes[stable]["folderId"]) as answers:
         half = [CANARY[0] | {"trafficPercent": 50}, CANARY[1] | {"trafficPercent": 50}]
         done = deploy(engine, program(half))
-    finally:
-        stop.set()
-        caller.join()
 
     assert {name: what for name, what in done.items() if what != "same"} == {"Alias:chat": "updated"}
     assert node_writes(fake, before) == []
