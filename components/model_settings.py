@@ -87,7 +87,7 @@ class ModelSettings:
         return self.configuration.gpu_count
 
 
-def parse_model(p: ConfigParser, *, stack: str, name: str, suffix: str, default_alias: str,
+def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
                 traffic_percent: int = 100) -> ModelSettings:
     """One model from the keys `p` reads; its problems go to `p`."""
     model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
@@ -152,8 +152,7 @@ def parse_model(p: ConfigParser, *, stack: str, name: str, suffix: str, default_
 
 def one_model(p: ConfigParser, stack: str) -> ModelSettings:
     """The one-model form: the model keys at the top of the stack's config."""
-    return parse_model(p, stack=stack, name=ONE_MODEL_NAME, suffix="",
-                       default_alias=f"vllm-{stack_slug(stack)}")
+    return parse_model(p, name=ONE_MODEL_NAME, suffix="", default_alias=f"vllm-{stack_slug(stack)}")
 
 
 def _entry_text(value: Any) -> str | None:
@@ -169,13 +168,17 @@ def _entry_text(value: Any) -> str | None:
     return str(value)
 
 
-def models_from_list(raw: RawConfig, stack: str) -> tuple[tuple[ModelSettings, ...], list[ConfigProblem]]:
-    """The `models` form: every entry parsed, its problems scoped to it, then the alias groups checked."""
-    text = raw.get("models") or "[]"
+def models_from_list(raw: RawConfig, stack: str
+                     ) -> tuple[tuple[ModelSettings, ...], list[ConfigProblem]] | None:
+    """The `models` form: every entry parsed, its problems scoped to it, then the alias groups checked.
+    None when `models` is unset or empty: the stack serves the one model of the top-level keys."""
+    text = (raw.get("models") or "").strip()
     try:
-        entries = json.loads(text)
+        entries = json.loads(text) if text else []
     except json.JSONDecodeError:
         entries = None
+    if entries == []:
+        return None
     example = ("pulumi config set --path 'models[0].name' small && "
                "pulumi config set --path 'models[0].model' <model id>")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -195,7 +198,7 @@ def models_from_list(raw: RawConfig, stack: str) -> tuple[tuple[ModelSettings, .
                        + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
         traffic = p.number("trafficPercent", int, lambda n: 0 <= n <= 100,
                            "a whole percentage from 0 to 100", 100, "100")
-        models.append(parse_model(p, stack=stack, name=name, suffix=f"-{name}",
+        models.append(parse_model(p, name=name, suffix=f"-{name}",
                                   default_alias=f"vllm-{stack_slug(stack)}-{name}", traffic_percent=traffic))
         keys = frozenset(ENTRY_KEYS) | frozenset(entry)
         problems += [problem.in_entry(index, name, keys) for problem in p.problems]

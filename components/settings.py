@@ -141,11 +141,12 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
     user's choice (`components/preview.py`)."""
     p = ConfigParser(raw)
     _check_keys(p)
-    if p.text("models") not in (None, "[]"):
-        models, model_problems = models_from_list(raw, stack)
-        p.problems += model_problems
-    else:
+    listed = models_from_list(raw, stack)
+    if listed is None:
         models = (one_model(p, stack),)
+    else:
+        models, model_problems = listed
+        p.problems += model_problems
 
     folder_id = p.cloud_id("folderId")
     folder_name = p.text("folderName")

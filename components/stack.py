@@ -81,11 +81,11 @@ class VllmDatasphere(pulumi.ComponentResource):
                        if settings.client_service_account else None)
         self.register_outputs(self.outputs())
 
-    def model_outputs(self, model: ModelSettings) -> dict[str, pulumi.Output[object]]:
-        """What a client of one model needs, and what was made for it."""
+    def model_outputs(self, model: ModelSettings, members: list[ModelSettings]
+                      ) -> dict[str, pulumi.Output[object]]:
+        """What a client of one model needs, and what was made for it; `members` share its alias."""
         d = self.datasphere
         headers = self.foundation.folder_id.apply(lambda folder: alias_headers(model.alias_name, folder))
-        members = alias_groups(self.settings.models)[model.alias_name]
         return {
             "imageRef": self.images[model.name].image_ref,
             "nodeId": d.nodes[model.name].id,
@@ -101,7 +101,9 @@ class VllmDatasphere(pulumi.ComponentResource):
     def outputs(self) -> dict[str, pulumi.Output[object]]:
         """The stack outputs; the client's key is the only secret among them."""
         f, d = self.foundation, self.datasphere
-        per_model = {model.name: self.model_outputs(model) for model in self.settings.models}
+        groups = alias_groups(self.settings.models)
+        per_model = {model.name: self.model_outputs(model, groups[model.alias_name])
+                     for model in self.settings.models}
         outputs: dict[str, pulumi.Output[object]] = {
             "folderId": f.folder_id,
             "subnetId": f.subnet_id,

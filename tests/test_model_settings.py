@@ -47,12 +47,6 @@ def test_each_entry_is_a_model_with_its_own_names() -> None:
     assert settings.what_is_served == "2 models"
 
 
-def test_an_empty_list_is_the_one_model_form() -> None:
-    settings = parse_settings({"models": "[]", "model": QWEN, **SHARED}, stack="dev", cloud_id=CLOUD)
-    assert settings.one_model_form
-    assert [m.name for m in settings.models] == ["default"]
-
-
 def test_every_problem_of_every_entry_comes_at_once_named_by_its_entry() -> None:
     with pytest.raises(ConfigError) as error:
         parse([{"name": "chat", "model": QWEN, "instanceSpec": "g9.1"},
@@ -156,3 +150,10 @@ def test_models_must_be_a_list_of_objects() -> None:
 def test_the_one_model_defaults_are_those_of_pulumi_yaml() -> None:
     defaults = project_defaults()
     assert {key: defaults[f"{PROJECT}:{key}"] for key in MODEL_KEYS} == MODEL_KEY_DEFAULTS
+
+
+@pytest.mark.parametrize("empty", ["[]", " [ ] ", ""])
+def test_an_empty_models_in_any_spelling_is_the_one_model_form(empty: str) -> None:
+    settings = parse_settings({"models": empty, "model": QWEN, **SHARED}, stack="dev", cloud_id=CLOUD)
+    assert settings.one_model_form
+    assert [m.name for m in settings.models] == ["default"]
