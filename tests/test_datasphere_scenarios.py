@@ -355,3 +355,15 @@ def test_a_project_missing_at_the_first_create_is_named_with_its_setting(fake: F
     assert f"project {PROJECT_ID} (datasphereProjectId) is not found; nothing was created" in text
     assert "pulumi refresh" not in text
     assert fake.secrets == {}
+
+
+def test_an_alias_from_before_canaries_is_the_same_alias(engine: Engine, program: ProgramRun) -> None:
+    """Its state names one `nodeId`; the same node at 100% is no change, and a refresh drops the old key."""
+    news = engine.check({}, dynamic_inputs(program, "Alias") | {"nodes": [
+        {"nodeId": "nod00000000000000004", "trafficPercent": 100}]})
+    legacy = {k: v for k, v in news.items() if k != "nodes"} | {"nodeId": "nod00000000000000004",
+                                                                "fullName": "datasphere.user.vllm-dev"}
+    assert engine.host.call("diff", id="als1", olds=legacy, news=news) == {
+        "changes": False, "replaces": [], "deleteBeforeReplace": False}
+    moved = news | {"nodes": [{"nodeId": "nod00000000000000009", "trafficPercent": 100}]}
+    assert engine.host.call("diff", id="als1", olds=legacy, news=moved)["changes"] is True

@@ -97,8 +97,8 @@ class AliasProvider(DatasphereProvider):
                    "name": alias.get("name"), "public": bool(alias.get("public")),
                    "nodes": [{"nodeId": n.get("nodeId"), "trafficPercent": n.get("trafficPercent")}
                              for n in alias.get("nodes") or []]}
-        stale = {k: v for k, v in props.items() if k != "nodeId"}
-        return ReadResult(id_, _outputs({**stale, **current}))
+        kept = {k: v for k, v in props.items() if k != "nodeId"}  # a state from before canaries had it
+        return ReadResult(id_, _outputs({**kept, **current}))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         self.client.delete_alias(id_)
