@@ -1,10 +1,13 @@
-"""Reads a model's facts from the Hugging Face Hub once and keeps them on disk.
+"""Reads a model's facts and its current commit from the Hugging Face Hub, and keeps them on disk.
 
-Two requests per model, ever: the model's API entry (its safetensors parameter counts) and its
-`config.json`. The answer is cached under `VLLM_DATASPHERE_CACHE` (default
-`~/.cache/vllm-datasphere`), so later previews work offline. When the Hub cannot be reached, the
-caller gets empty facts and the reason, and falls back; when the Hub answers that the model is
-gated, missing or the token is wrong, that is the user's to fix and raises `HubAccessError`.
+The facts (safetensors parameter counts, `config.json`, whether the model is gated) are those of one
+commit, and a commit's files never change: they are cached under `VLLM_DATASPHERE_CACHE` (default
+`~/.cache/vllm-datasphere`) with the commit they belong to. A pinned `modelRevision` that the cache
+holds costs no request. An unpinned model asks the Hub for its current commit (one request; the
+config too when the commit is new), so a new commit on the Hub is a new image; offline or with the
+Hub out of reach, the cached commit stands in. When the Hub cannot be reached, the caller gets the
+facts it has and the reason, and falls back; when the Hub answers that the model is gated, missing,
+has no such commit or the token is wrong, that is the user's to fix and raises `HubAccessError`.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from huggingface_hub.errors import (
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
+    RevisionNotFoundError,
 )
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from components.model_facts import ModelFacts, facts_from_hub
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the record is of the commit `sha`, and says whether the model is gated
 # Shown instead of the token wherever an error names the huggingFaceToken value.
 REDACTED = "[hidden]"
 
@@ -54,11 +58,12 @@ class HubAccess:
 
 
 class HubAccessError(Exception):
-    """The Hub refused the model: the config key to change and how."""
+    """The Hub refused the model: the config key to change and how. `gated`: for want of access."""
 
-    def __init__(self, key: str, value: str | None, message: str) -> None:
+    def __init__(self, key: str, value: str | None, message: str, gated: bool = False) -> None:
         self.key = key
         self.value = value
+        self.gated = gated
         super().__init__(message)
 
 
@@ -67,28 +72,34 @@ class LoadedFacts:
     facts: ModelFacts
     origin: str
     unavailable_reason: str | None = None
+    # The commit the facts are of, pinned or resolved; None when neither the Hub nor the cache knew it.
+    revision: str | None = None
+    gated: bool = False
 
 
 def cache_path(cache_dir: Path, model: str) -> Path:
     return cache_dir / "models" / f"{model.replace('/', '--')}.json"
 
 
-def load_model_facts(model: str, access: HubAccess) -> LoadedFacts:
-    """Facts from the cache, else from the Hub (then cached), else empty with the reason."""
+def load_model_facts(model: str, access: HubAccess, revision: str | None = None) -> LoadedFacts:
+    """Facts of the commit `revision` (default: the current one) from the cache or the Hub (then
+    cached), else what the cache has, with the reason."""
     path = cache_path(access.cache_dir, model)
     cached = _read_cache(path)
-    if cached is not None:
-        return LoadedFacts(facts_from_hub(model, cached.get("safetensors"), cached.get("config")), "cache")
+    if cached is not None and revision is not None and cached.get("sha") == revision:
+        return _loaded(model, cached, "cache")
     if access.offline:
-        return LoadedFacts(ModelFacts(model), "none", "HF_HUB_OFFLINE is set")
+        return _without_hub(model, cached, revision, "HF_HUB_OFFLINE is set")
     try:
-        record = _fetch(model, access)
+        record = _fetch(model, access, revision, cached)
     except (httpx2.TransportError, OfflineModeIsEnabled) as error:
         reason = f"cannot reach {access.endpoint} ({type(error).__name__})"
-        return LoadedFacts(ModelFacts(model), "none", reason)
+        return _without_hub(model, cached, revision, reason)
     # `from None`: the Hub's exception holds the request, and with it the Authorization header.
     except GatedRepoError:
         raise _gated(model, access) from None
+    except RevisionNotFoundError:
+        raise _no_revision(model, revision) from None
     except RepositoryNotFoundError:
         raise _not_found(model, access) from None
     except HfHubHTTPError as error:
@@ -98,18 +109,37 @@ def load_model_facts(model: str, access: HubAccess) -> LoadedFacts:
                 "Hugging Face rejected this token. Fix: create a read token at "
                 "https://huggingface.co/settings/tokens and pulumi config set --secret "
                 "huggingFaceToken <token>")) from None
-        return LoadedFacts(ModelFacts(model), "none", f"{access.endpoint} answered HTTP {status}")
-    _write_cache(path, record)
-    return LoadedFacts(facts_from_hub(model, record["safetensors"], record["config"]), "hub")
+        return _without_hub(model, cached, revision, f"{access.endpoint} answered HTTP {status}")
+    if record is not cached:
+        _write_cache(path, record)
+    return _loaded(model, record, "hub")
 
 
-def _fetch(model: str, access: HubAccess) -> dict[str, Any]:
+def _loaded(model: str, record: dict[str, Any], origin: str) -> LoadedFacts:
+    return LoadedFacts(facts_from_hub(model, record.get("safetensors"), record.get("config")), origin,
+                       revision=record.get("sha"), gated=bool(record.get("gated")))
+
+
+def _without_hub(model: str, cached: dict[str, Any] | None, revision: str | None, reason: str) -> LoadedFacts:
+    """What is known without the Hub: the cached record (its commit stands in for an unpinned one)."""
+    if cached is None:
+        return LoadedFacts(ModelFacts(model), "none", reason, revision=revision)
+    loaded = _loaded(model, cached, "cache")
+    return LoadedFacts(loaded.facts, "cache", reason, revision=revision or loaded.revision,
+                       gated=loaded.gated)
+
+
+def _fetch(model: str, access: HubAccess, revision: str | None,
+           cached: dict[str, Any] | None) -> dict[str, Any]:
+    """The record of `revision` (or the current commit); `cached` when it is of that commit already."""
     token: str | bool = access.token or False
     api = HfApi(endpoint=access.endpoint, token=token, library_name="vllm-datasphere")
-    info = api.model_info(model, expand=["safetensors", "sha"], timeout=access.timeout_seconds)
-    revision = info.sha or "main"
+    info = api.model_info(model, revision=revision, expand=["safetensors", "sha", "gated"],
+                          timeout=access.timeout_seconds)
+    if cached is not None and info.sha and cached.get("sha") == info.sha:
+        return cached
     response = get_session().get(
-        f"{access.endpoint}/{model}/resolve/{revision}/config.json",
+        f"{access.endpoint}/{model}/resolve/{info.sha or revision or 'main'}/config.json",
         headers=build_hf_headers(token=token, library_name="vllm-datasphere"),
         timeout=access.timeout_seconds,
         follow_redirects=True,
@@ -124,6 +154,7 @@ def _fetch(model: str, access: HubAccess) -> dict[str, Any]:
         "format": CACHE_FORMAT,
         "model": model,
         "sha": info.sha,
+        "gated": bool(info.gated),
         "safetensors": {"parameters": dict(safetensors.parameters), "total": safetensors.total}
         if safetensors else None,
         "config": config,
@@ -151,11 +182,18 @@ def _gated(model: str, access: HubAccess) -> HubAccessError:
     if access.token:
         return HubAccessError("huggingFaceToken", REDACTED, (
             f"this token has no access to the gated model {model}. Fix: accept its license at "
-            f"{page} with the token's account, or set a token of an account that has"))
+            f"{page} with the token's account, or set a token of an account that has"), gated=True)
     return HubAccessError("huggingFaceToken", None, (
-        f"{model} is gated on Hugging Face: its config (and, on the node, its weights) can only be "
-        f"read with a token of an account that accepted its license. Fix: accept it at {page}, "
-        "then pulumi config set --secret huggingFaceToken <read token>"))
+        f"{model} is gated on Hugging Face: its config (and, at the image build, its weights) can only "
+        f"be read with a token of an account that accepted its license. Fix: accept it at {page}, "
+        "then pulumi config set --secret huggingFaceToken <read token>"), gated=True)
+
+
+def _no_revision(model: str, revision: str | None) -> HubAccessError:
+    return HubAccessError("modelRevision", revision, (
+        f"Hugging Face has no commit {revision} of {model}. Fix: pulumi config set modelRevision <commit "
+        f"from {DEFAULT_ENDPOINT}/{model}/commits/main>, or pulumi config rm modelRevision to serve the "
+        "current commit"))
 
 
 def _not_found(model: str, access: HubAccess) -> HubAccessError:

@@ -1,5 +1,13 @@
-"""The vLLM image: built from docker/Dockerfile with the server command baked in, then pushed
-to Cloud Registry with the push-only API key."""
+"""The vLLM image of one model: built from docker/Dockerfile with the server command (and, with
+`weights: image`, the weights of the pinned commit) baked in, then pushed to Cloud Registry with the
+push-only API key.
+
+Built with `pulumi-docker-build` (Pulumi's BuildKit provider), not `pulumi-docker`'s `docker.Image`:
+the Hugging Face token must reach the build as a BuildKit secret mount (never a build argument, a layer
+or the image history), which `docker.Image` passes only through a separately set up buildx builder,
+and its registry layer cache keeps a rebuild after a change of flags from downloading and pushing the
+weights again.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import re
 from pathlib import Path
 
 import pulumi
-import pulumi_docker as docker
+import pulumi_docker_build as docker_build
 
 from components import platform
 from components.model_settings import ModelSettings
@@ -16,7 +24,8 @@ from components.vllm_command import serve_args_json
 # Relative to the project root, where the engine runs the program: an absolute path would
 # differ between machines and show as a change in every other checkout's preview.
 DOCKER_DIR = Path("docker")
-PLATFORM = "linux/amd64"
+# The BuildKit secret the weights stage mounts (docker/Dockerfile).
+TOKEN_SECRET_ID = "hf_token"  # noqa: S105 - the secret's id, not its value
 
 
 def image_tag(model: ModelSettings, stack: str) -> str:
@@ -28,37 +37,51 @@ def image_tag(model: ModelSettings, stack: str) -> str:
     """
     words = f"{stack}{model.resource_suffix}-{model.served_model_name}"
     slug = re.sub(r"[^a-z0-9_.-]+", "-", words.lower()).strip("-.")
-    return slug[:128] or "model"
+    return slug[:120] or "model"
+
+
+def build_args(model: ModelSettings) -> dict[str, str]:
+    args = {"VLLM_IMAGE": model.vllm_image, "WEIGHTS": model.weights,
+            "VLLM_SERVE_ARGS": serve_args_json(model)}
+    if model.weights == "image":
+        assert model.model_revision is not None, "the preview pins every model to a commit"
+        args |= {"MODEL_ID": model.model, "MODEL_REVISION": model.model_revision}
+    return args
 
 
 class Image(pulumi.ComponentResource):
-    image: docker.Image
+    image: docker_build.Image
     image_ref: pulumi.Output[str]
 
     def __init__(self, name: str, model: ModelSettings, stack: str, repository: pulumi.Input[str],
                  push_key_secret: pulumi.Input[str], push_after: list[pulumi.Resource],
+                 hugging_face_token: pulumi.Output[str] | None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Image", name, None, opts)
-        self.image = docker.Image(
+        tag = image_tag(model, stack)
+        # The layers of the last build, in the registry: a rebuild reuses what did not change.
+        cache = pulumi.Output.concat(repository, ":cache-", tag)
+        token = hugging_face_token if model.weights == "image" else None
+        self.image = docker_build.Image(
             name,
-            image_name=pulumi.Output.concat(repository, ":", image_tag(model, stack)),
-            build=docker.DockerBuildArgs(
-                context=DOCKER_DIR.as_posix(),
-                dockerfile=(DOCKER_DIR / "Dockerfile").as_posix(),
-                platform=PLATFORM,
-                args={
-                    "VLLM_IMAGE": model.vllm_image,
-                    "VLLM_SERVE_ARGS": serve_args_json(model),
-                },
-            ),
-            registry=docker.RegistryArgs(
-                server=platform.REGISTRY_HOST,
+            context=docker_build.BuildContextArgs(location=DOCKER_DIR.as_posix()),
+            dockerfile=docker_build.DockerfileArgs(location=(DOCKER_DIR / "Dockerfile").as_posix()),
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            build_args=build_args(model),
+            secrets={TOKEN_SECRET_ID: pulumi.Output.secret(token)} if token is not None else None,
+            tags=[pulumi.Output.concat(repository, ":", tag)],
+            push=True,
+            registries=[docker_build.RegistryArgs(
+                address=platform.REGISTRY_HOST,
                 username=platform.REGISTRY_USERNAME,
                 password=pulumi.Output.secret(push_key_secret),
-            ),
+            )],
+            cache_from=[docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))],
+            cache_to=[docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
+                ref=cache, mode=docker_build.CacheMode.MAX, image_manifest=True, oci_media_types=True))],
             build_on_preview=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=push_after),
         )
         # `repo@sha256:...`: a rebuilt image changes this value, so the node follows it.
-        self.image_ref = self.image.repo_digest
+        self.image_ref = pulumi.Output.concat(repository, "@", self.image.digest)
         self.register_outputs({"imageRef": self.image_ref})

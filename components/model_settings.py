@@ -27,14 +27,15 @@ from components.config_parsing import (
 from components.vllm_flags import MANAGED_FLAGS, managed_flag, positional_arguments
 
 # What one model reads: top-level keys in the one-model form, keys of an entry in `models`.
-MODEL_KEYS = ("model", "servedModelName", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
-              "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec", "instanceCount",
-              "aliasName")
+MODEL_KEYS = ("model", "modelRevision", "weights", "servedModelName", "modelParamsBillion", "quantization",
+              "dtype", "maxModelLen", "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec",
+              "instanceCount", "aliasName")
 ENTRY_KEYS = ("name", *MODEL_KEYS, "trafficPercent")
 # The Pulumi.yaml defaults of MODEL_KEYS as the engine passes them: with `models` set, a top-level model
 # key holding anything else was set by the user, and would be ignored.
 MODEL_KEY_DEFAULTS = {
-    "model": "", "servedModelName": "", "modelParamsBillion": "", "quantization": "", "dtype": "auto",
+    "model": "", "modelRevision": "", "weights": "hub", "servedModelName": "", "modelParamsBillion": "",
+    "quantization": "", "dtype": "auto",
     "maxModelLen": "0", "gpuMemoryUtilization": "0.9", "extraVllmArgs": "[]",
     "vllmImage": platform.DEFAULT_VLLM_IMAGE, "instanceSpec": "g2.1", "instanceCount": "1", "aliasName": "",
 }
@@ -53,10 +54,18 @@ _IMAGE_REF = re.compile(
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 
 
+# Where a node gets the weights: downloaded from the Hub at every start, or baked into the image.
+WEIGHTS = ("hub", "image")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     name: str
     model: str
+    # The Hub commit served: as configured, then (components/preview.py) the one resolved at preview.
+    model_revision: str | None
+    weights: str
     served_model_name: str
     model_params_billion: float | None
     quantization: str | None
@@ -122,9 +131,19 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
     if dtype == "auto" and not configuration.supports_bfloat16:
         dtype = "half"
 
+    revision = p.text("modelRevision")
+    if revision is not None and not _COMMIT.match(revision):
+        p.fail("modelRevision", revision, "must be a commit of the model on Hugging Face (40 hex characters, "
+               "not a branch or tag, which move). Fix: pulumi config set modelRevision <commit from the "
+               "model page, Files and versions, History>, or pulumi config rm modelRevision to pin the "
+               "current commit at each preview")
+        revision = None
+
     settings = ModelSettings(
         name=name,
         model=model,
+        model_revision=revision,
+        weights=p.one_of("weights", WEIGHTS, "hub"),
         served_model_name=served,
         model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
                                       "a number of billions of parameters above 0", 0.0, "7.6") or None,

@@ -1,8 +1,9 @@
-"""The subnet the DataSphere node runs in, with a way out to Hugging Face.
+"""The subnet the DataSphere nodes run in, with a way out to Hugging Face where one is needed.
 
-Either a new VPC network whose subnet routes 0.0.0.0/0 through a NAT gateway (the node
-downloads the model weights at start-up), or an existing subnet that is looked up at
-preview, so that a subnet in the wrong zone fails before anything is created.
+Either a new VPC network and subnet, routing 0.0.0.0/0 through a NAT gateway when a node downloads
+weights at start-up (`weights: hub`; with every model's weights in its image the nodes need no
+internet, and get no gateway), or an existing subnet that is looked up at preview, so that a subnet
+in the wrong zone, or without a way out that a node needs, fails before anything is created.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ def find_subnet(settings: Settings) -> tuple[ExistingSubnet | None, list[ConfigP
     if subnet.route_table_id:
         table = yandex.get_vpc_route_table(route_table_id=subnet.route_table_id)
         uses_nat_gateway = any(route.gateway_id for route in table.static_routes)
+    if settings.needs_egress and not uses_nat_gateway:
+        hub = [(i, m.name) for i, m in enumerate(settings.models) if m.weights == "hub" and m.listed]
+        which = f" (models {', '.join(name for _, name in hub)})" if hub else ""
+        to_image = " && ".join(f"pulumi config set --path 'models[{i}].weights' image" for i, _ in hub)
+        return None, [ConfigProblem(
+            "subnetId", settings.subnet_id,
+            "has no route through a NAT gateway, and with weights hub a node downloads the weights from "
+            f"Hugging Face at every start{which}: it could download nothing. Fix: "
+            f"{to_image or 'pulumi config set weights image'} (the weights are baked into the image; the "
+            "node needs no internet), or add a NAT gateway route to the subnet's route table, or pulumi "
+            "config rm subnetId to let the stack create a network with one",
+        )]
     return ExistingSubnet(settings.subnet_id, subnet.folder_id, uses_nat_gateway), []
 
 
@@ -62,6 +75,26 @@ class Network(pulumi.ComponentResource):
                 labels: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
         network = yandex.VpcNetwork(name, folder_id=folder_id, name=name, labels=labels, opts=child)
+        routes = self._egress(name, folder_id, network, labels) if settings.needs_egress else None
+        subnet = yandex.VpcSubnet(
+            f"{name}-{settings.zone}",
+            folder_id=folder_id,
+            network_id=network.id,
+            zone=settings.zone,
+            v4_cidr_blocks=[settings.subnet_cidr],
+            route_table_id=routes.id if routes is not None else None,
+            name=f"{name}-{settings.zone}",
+            labels=labels,
+            opts=child,
+        )
+        self.subnet_id = subnet.id
+        self.subnet_folder_id = pulumi.Output.from_input(folder_id)
+        self.uses_nat_gateway = routes is not None
+
+    def _egress(self, name: str, folder_id: pulumi.Input[str], network: yandex.VpcNetwork,
+                labels: dict[str, str]) -> yandex.VpcRouteTable:
+        """A NAT gateway and the route table that sends 0.0.0.0/0 through it."""
+        child = pulumi.ResourceOptions(parent=self)
         gateway = yandex.VpcGateway(
             f"{name}-nat",
             folder_id=folder_id,
@@ -70,7 +103,7 @@ class Network(pulumi.ComponentResource):
             shared_egress_gateway=yandex.VpcGatewaySharedEgressGatewayArgs(),
             opts=child,
         )
-        routes = yandex.VpcRouteTable(
+        return yandex.VpcRouteTable(
             f"{name}-egress",
             folder_id=folder_id,
             network_id=network.id,
@@ -81,17 +114,3 @@ class Network(pulumi.ComponentResource):
             )],
             opts=child,
         )
-        subnet = yandex.VpcSubnet(
-            f"{name}-{settings.zone}",
-            folder_id=folder_id,
-            network_id=network.id,
-            zone=settings.zone,
-            v4_cidr_blocks=[settings.subnet_cidr],
-            route_table_id=routes.id,
-            name=f"{name}-{settings.zone}",
-            labels=labels,
-            opts=child,
-        )
-        self.subnet_id = subnet.id
-        self.subnet_folder_id = pulumi.Output.from_input(folder_id)
-        self.uses_nat_gateway = True

@@ -101,6 +101,16 @@ VLLM_PORT = 8000
 OFFICIAL_VLLM_REPOSITORY = "vllm/vllm-openai"
 DEFAULT_VLLM_IMAGE = f"{OFFICIAL_VLLM_REPOSITORY}:v0.33.0"
 
+# What a node pulls for the base vLLM image: its compressed size, as a registry sends it. Not measured
+# here for v0.33.0 (no Docker engine on the machines this project is built on). Sources:
+# vllm-project/vllm issue 27154 (2025-10: vllm/vllm-openai:latest "around 12 GB" to pull) and the
+# vLLM forum thread it links, "Current vLLM docker image size is 12.64GB"; pull request 22377 (2025-12)
+# gives 28.6 GB for the same image unpacked. Safetensors weights hardly compress: a layer of them is
+# about their own size.
+VLLM_IMAGE_PULL_BYTES = 12.64e9
+# Where the weights stage puts the model in the image (docker/Dockerfile), and vLLM serves it from.
+IMAGE_WEIGHTS_DIR = "/opt/vllm-datasphere/model"
+
 # Official images from v0.9.0 on ship PyTorch builds for CUDA 12.8 and later, which have no
 # sm_70 (Volta) kernels, so they cannot run on V100. Sources: vllm-project/vllm issue 18818
 # (v0.9.0 image, PyTorch 2.7.0+cu128 without sm70) and pull request 39878 (default CUDA 13.0).

@@ -9,7 +9,7 @@ tensor parallelism and quantization, and for each failure the fixes that would p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -35,24 +35,92 @@ MIN_SUGGESTED_MODEL_LEN = 1024
 SUGGESTED_UTILIZATION = 0.95
 
 
-def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) -> MemoryEstimate:
+@dataclass(frozen=True)
+class ModelChecked:
+    """A model that passed the preflight: pinned to the commit it serves, and its memory estimate."""
+
+    model: ModelSettings
+    memory: MemoryEstimate
+
+
+def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) -> ModelChecked:
     """Read the model's facts and check them; print the estimate, or raise `ConfigError`."""
     try:
-        loaded = load_model_facts(settings.model, HubAccess.from_environment(hugging_face_token))
+        loaded = load_model_facts(settings.model, HubAccess.from_environment(hugging_face_token),
+                                  settings.model_revision)
     except HubAccessError as error:
+        if error.gated and settings.weights == "hub":
+            raise ConfigError([_gated_from_hub(settings)]) from None
         raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
-    result = check_model(settings, loaded, warn=pulumi.log.warn)
-    pulumi.log.info(result.summary(settings.name if settings.listed else None))
-    return result
+    problems = _weights_problems(settings, loaded, hugging_face_token is not None)
+    try:
+        result = check_model(settings, loaded, warn=pulumi.log.warn)
+    except ConfigError as error:
+        problems += error.problems
+    if problems:
+        raise ConfigError(problems)
+    assert loaded.revision is not None, "an unknown commit is a problem of _weights_problems"
+    weights_bytes = loaded.facts.stored_bytes or result.weights_bytes
+    label = settings.name if settings.listed else None
+    pulumi.log.info(f"{result.summary(label)}; {image_size(settings, weights_bytes)}")
+    return ModelChecked(replace(settings, model_revision=loaded.revision), result)
 
 
 def model_problems(settings: ModelSettings, hugging_face_token: str | None
-                   ) -> tuple[MemoryEstimate | None, list[ConfigProblem]]:
+                   ) -> tuple[ModelChecked | None, list[ConfigProblem]]:
     """`check_model_fits`, with its problems returned to be reported beside the others."""
     try:
         return check_model_fits(settings, hugging_face_token), []
     except ConfigError as error:
         return None, error.problems
+
+
+def _gated_from_hub(settings: ModelSettings) -> ConfigProblem:
+    return ConfigProblem("weights", settings.weights, (
+        f"{settings.model} is gated on Hugging Face, and with weights hub a node downloads the weights "
+        "at every start with no way to send a token (a DataSphere node takes no environment variables "
+        "or secrets): vLLM would get 401 and never serve. Fix: pulumi config set weights image (the "
+        "image build downloads the weights once), with a token of an account that accepted the "
+        f"license at https://huggingface.co/{settings.model}: pulumi config set --secret "
+        "huggingFaceToken <read token>"))
+
+
+def _weights_problems(settings: ModelSettings, loaded: LoadedFacts, has_token: bool) -> list[ConfigProblem]:
+    """Whether the commit is known, and whether the weights can reach the node the chosen way."""
+    problems = []
+    if loaded.gated and settings.weights == "image" and not has_token:
+        problems.append(ConfigProblem("huggingFaceToken", None, (
+            f"is unset, but {settings.model} is gated on Hugging Face: the image build can download its "
+            "weights only with a token of an account that accepted its license. Fix: accept it at "
+            f"https://huggingface.co/{settings.model}, then pulumi config set --secret huggingFaceToken "
+            "<read token>")))
+    if loaded.revision is None:
+        problems.append(ConfigProblem("modelRevision", None, (
+            f"is empty, so the current commit of {settings.model} is pinned at preview, but it is unknown: "
+            f"{loaded.unavailable_reason}, and no commit of it is cached. Fix: pulumi config set "
+            f"modelRevision <commit from https://huggingface.co/{settings.model}/commits/main>")))
+    if loaded.gated and settings.weights == "hub":
+        problems.append(_gated_from_hub(settings))
+    if settings.weights == "image" and loaded.origin != "none" and loaded.facts.parameters is None:
+        problems.append(ConfigProblem("weights", settings.weights, (
+            f"image bakes the safetensors weights into the image, and {settings.model} has none on "
+            "Hugging Face (only .bin or other formats). Fix: pulumi config set weights hub, or pick a "
+            "checkpoint published as safetensors")))
+    return problems
+
+
+def image_size(settings: ModelSettings, weights_bytes: float) -> str:
+    """What the weights choice means for the image and for every start of a node."""
+    base = platform.VLLM_IMAGE_PULL_BYTES
+    if settings.weights == "image":
+        return (f"image about {gb(base + weights_bytes)} GB to pull (base {gb(base)} + weights "
+                f"{gb(weights_bytes)}), nothing from Hugging Face at start")
+    return (f"image about {gb(base)} GB to pull, and {gb(weights_bytes)} GB of weights from Hugging "
+            "Face at every start")
+
+
+def gb(size: float) -> float:
+    return round(size / 1e9, 1)
 
 
 def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:

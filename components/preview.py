@@ -10,7 +10,7 @@ in for the refused value, not on the user's choice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -20,15 +20,15 @@ from components.cloud.provider import program_client
 from components.datasphere.api import DatasphereClient
 from components.datasphere.project_settings import OWNER_LABEL, owner_stack, taken_by_label
 from components.memory import MemoryEstimate
-from components.model_settings import ENTRY_KEYS
+from components.model_settings import ENTRY_KEYS, ModelSettings
 from components.network import ExistingSubnet, find_subnet
 from components.preflight import model_problems
 from components.registry import registry_problems
 from components.settings import ID_SOURCES, ConfigError, ConfigProblem, Settings, stack_slug
 
 # The settings each check reads.
-PREFLIGHT_READS = frozenset({"model", "modelParamsBillion", "quantization", "dtype", "maxModelLen",
-                             "gpuMemoryUtilization", "instanceSpec", "vllmImage"})
+PREFLIGHT_READS = frozenset({"model", "modelRevision", "weights", "modelParamsBillion", "quantization",
+                             "dtype", "maxModelLen", "gpuMemoryUtilization", "instanceSpec", "vllmImage"})
 SUBNET_READS = frozenset({"subnetId", "zone"})
 PROJECT_ROLE = "datasphere.community-projects.editor"
 ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
@@ -36,7 +36,8 @@ ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
 
 @dataclass(frozen=True)
 class Checked:
-    """What the checks found that the stack is built on; `memory` by model name."""
+    """What the checks found that the stack is built on: the settings with every model pinned to the
+    commit it serves, and `memory` by model name."""
 
     settings: Settings
     memory: Mapping[str, MemoryEstimate]
@@ -82,16 +83,18 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
     found = list(problems)
     refused = {problem.key for problem in found}
     memory: dict[str, MemoryEstimate] = {}
+    pinned: list[ModelSettings] = []
     for index, model in enumerate(settings.models):
         prefix = f"models[{index}]." if model.listed else ""
         if {key.removeprefix(prefix) for key in refused if key.startswith(prefix)} & PREFLIGHT_READS:
             continue
-        estimate, more = model_problems(model, hugging_face_token)
+        checked, more = model_problems(model, hugging_face_token)
         if model.listed:
             more = [problem.in_entry(index, model.name, ENTRY_KEY_SET) for problem in more]
         found += more
-        if estimate is not None:
-            memory[model.name] = estimate
+        if checked is not None:
+            memory[model.name] = checked.memory
+            pinned.append(checked.model)
     existing_subnet = None
     if not refused & SUBNET_READS:
         existing_subnet, more = find_subnet(settings)
@@ -102,5 +105,5 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
         found += project_problems(settings, zone_checked="zone" not in refused)
     if found:
         raise ConfigError(found)
-    assert len(memory) == len(settings.models), "the preflight ran for every model, since nothing was refused"
-    return Checked(settings, memory, existing_subnet)
+    assert len(pinned) == len(settings.models), "the preflight ran for every model, since nothing was refused"
+    return Checked(replace(settings, models=tuple(pinned)), memory, existing_subnet)

@@ -68,6 +68,11 @@ class Settings:
         return len(self.models) == 1 and not self.models[0].listed
 
     @property
+    def needs_egress(self) -> bool:
+        """Whether a node downloads weights from Hugging Face at start-up (`weights: hub`)."""
+        return any(model.weights == "hub" for model in self.models)
+
+    @property
     def what_is_served(self) -> str:
         """For descriptions: the served model name, or how many models there are."""
         return self.models[0].served_model_name if len(self.models) == 1 else f"{len(self.models)} models"

@@ -20,8 +20,8 @@ from components.registry import Registry
 from components.settings import Settings, stack_slug
 
 # The outputs of one model, at the top of the stack's outputs while it serves just one.
-ONE_MODEL_OUTPUTS = ("imageRef", "nodeId", "aliasFullName", "servedModelName", "headers", "curlExample",
-                     "memoryEstimate")
+ONE_MODEL_OUTPUTS = ("imageRef", "modelRevision", "nodeId", "aliasFullName", "servedModelName", "headers",
+                     "curlExample", "memoryEstimate")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class VllmDatasphere(pulumi.ComponentResource):
                             network.subnet_folder_id, network.uses_nat_gateway, opts=child)
         self.images = {
             model.name: Image(f"{base}{model.resource_suffix}", model, labels["stack"], registry.repository,
-                              identity.push_key.secret, push_after=identity.push_ready, opts=child)
+                              identity.push_key.secret, push_after=identity.push_ready,
+                              hugging_face_token=settings.hugging_face_token, opts=child)
             for model in settings.models
         }
         self.foundation = NodeFoundation(
@@ -88,6 +89,7 @@ class VllmDatasphere(pulumi.ComponentResource):
         headers = self.foundation.folder_id.apply(lambda folder: alias_headers(model.alias_name, folder))
         return {
             "imageRef": self.images[model.name].image_ref,
+            "modelRevision": pulumi.Output.from_input(model.model_revision),
             "nodeId": d.nodes[model.name].id,
             "aliasFullName": pulumi.Output.from_input(alias_full_name(model.alias_name)),
             "aliasNodeIds": pulumi.Output.all(*(d.nodes[m.name].id for m in members)),

@@ -13,9 +13,13 @@ from components.model_settings import ModelSettings
 
 
 def managed_args(settings: ModelSettings) -> list[str]:
-    """The arguments the stack sets, in a stable order so that the image only changes with them."""
+    """The arguments the stack sets, in a stable order so that the image only changes with them.
+
+    The model is its Hub id at the pinned commit (tokenizer too), or with weights in the image the
+    folder they were baked into, which holds that commit's files and needs no revision."""
+    baked = settings.weights == "image"
     args = [
-        settings.model,
+        platform.IMAGE_WEIGHTS_DIR if baked else settings.model,
         "--served-model-name", settings.served_model_name,
         "--host", "0.0.0.0",
         "--port", str(platform.VLLM_PORT),
@@ -23,6 +27,8 @@ def managed_args(settings: ModelSettings) -> list[str]:
         "--dtype", settings.dtype,
         "--gpu-memory-utilization", f"{settings.gpu_memory_utilization:g}",
     ]
+    if settings.model_revision is not None and not baked:
+        args += ["--revision", settings.model_revision, "--tokenizer-revision", settings.model_revision]
     if settings.quantization is not None:
         args += ["--quantization", settings.quantization]
     if settings.max_model_len is not None:

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 MANAGED_FLAGS: dict[str, str] = {
     "--model": "set it with pulumi config set model <id>",
     "--served-model-name": "set it with pulumi config set servedModelName <name>",
+    "--revision": "set it with pulumi config set modelRevision <commit>",
+    "--tokenizer": "remove it: the tokenizer is the model's own, pinned at modelRevision with its weights",
+    "--tokenizer-revision": "it follows the model's: pulumi config set modelRevision <commit>",
     "--quantization": "set it with pulumi config set quantization <method>",
     "--dtype": "set it with pulumi config set dtype <precision>",
     "--max-model-len": "set it with pulumi config set maxModelLen <tokens>",

@@ -20,9 +20,10 @@ from pathlib import Path
 
 ARGS_FILE = Path(os.environ.get("VLLM_SERVE_ARGS_FILE", "/etc/vllm-datasphere/serve-args.json"))
 # What `vllm serve` reads for each setting the stack manages, or must stay unset.
-MANAGED_ATTRIBUTES = ("model_tag", "model", "served_model_name", "host", "port", "uds", "headless", "grpc",
-                      "tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "dtype",
-                      "quantization", "max_model_len", "gpu_memory_utilization")
+MANAGED_ATTRIBUTES = ("model_tag", "model", "served_model_name", "revision", "tokenizer",
+                      "tokenizer_revision", "host", "port", "uds", "headless", "grpc", "tensor_parallel_size",
+                      "data_parallel_size", "pipeline_parallel_size", "dtype", "quantization",
+                      "max_model_len", "gpu_memory_utilization")
 Parse = Callable[[list[str]], argparse.Namespace]
 
 

@@ -31,7 +31,7 @@ PROJECT_SETTINGS = "pulumi-python:dynamic/datasphere:ProjectSettings"
 DATASPHERE_SECRET = "pulumi-python:dynamic/datasphere:Secret"  # noqa: S105 - a type token
 SERVICE_ACCOUNT_KEY = "yandex:index/iamServiceAccountKey:IamServiceAccountKey"
 API_KEY = "pulumi-python:dynamic/iam:ApiKey"
-IMAGE = "docker:index/image:Image"
+IMAGE = "docker-build:index:Image"
 WIDE_GRANTS = {
     "yandex:index/resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember": "folder",
     "yandex:index/resourcemanagerFolderIamBinding:ResourcemanagerFolderIamBinding": "folder",
@@ -53,7 +53,7 @@ def node_image_is_digest_pinned(args: ResourceValidationArgs, report: ReportViol
         report(f"node {args.name} runs {image!r}, which is not an image in Cloud Registry pinned by digest. "
                "A tag can be moved to an image nobody reviewed, a rebuilt image under the same tag does not "
                "replace the node, and only Cloud Registry serves the node's pull key. Fix: give the node the "
-               f"pushed image's repo_digest ({REGISTRY_HOST}/<registryId>/<image>@sha256:...)", None)
+               f"pushed image's digest ({REGISTRY_HOST}/<registryId>/<image>@sha256:...)", None)
 
 
 def key_material_is_secret(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -71,17 +71,35 @@ def _unproxied(value: Any) -> Any:
 
 
 def registry_password_is_secret(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
-    """Make a plain registry password a secret; None when it already is one (or there is none)."""
+    """Make a plain registry password a secret; None when each already is one (or there is none)."""
     if args.resource_type != IMAGE:
         return None
     props = _unproxied(args.props)
-    registry = _unproxied(props.get("registry"))
-    if registry is None or isinstance(registry, Secret):
+    registries = _unproxied(props.get("registries"))
+    if not isinstance(registries, list):
         return None
-    password = registry.get("password")
-    if password is None or isinstance(password, Secret):
+    changed = False
+    for index, registry in enumerate(registries):
+        registry = registries[index] = _unproxied(registry)
+        password = registry.get("password") if isinstance(registry, dict) else None
+        if password is not None and not isinstance(password, Secret):
+            registry["password"] = Secret(password)
+            changed = True
+    return props if changed else None
+
+
+def build_secrets_are_secret(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    """Make a plain build secret (the Hugging Face token) a secret; None when each already is one."""
+    if args.resource_type != IMAGE:
         return None
-    registry["password"] = Secret(password)
+    props = _unproxied(args.props)
+    secrets = _unproxied(props.get("secrets"))
+    if not isinstance(secrets, dict):
+        return None
+    plain = {name: value for name, value in secrets.items() if not isinstance(value, Secret)}
+    if not plain:
+        return None
+    props["secrets"] = {**secrets, **{name: Secret(value) for name, value in plain.items()}}
     return props
 
 
@@ -133,6 +151,12 @@ POLICIES: list[ResourceValidationPolicy] = [
         name="registry-password-secret",
         description="The registry password (the push API key) is a secret.",
         remediate=registry_password_is_secret,
+        enforcement_level=EnforcementLevel.REMEDIATE,
+    ),
+    ResourceValidationPolicy(
+        name="build-secrets-secret",
+        description="The image build's secrets (the Hugging Face token) are secrets.",
+        remediate=build_secrets_are_secret,
         enforcement_level=EnforcementLevel.REMEDIATE,
     ),
     ResourceValidationPolicy(

@@ -13,8 +13,10 @@ LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 THREE = [
     {"name": "chat", "model": QWEN, "servedModelName": "chat", "maxModelLen": 16384},
     {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "g2.mig", "maxModelLen": 4096},
-    {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192, "instanceCount": 2},
+    {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192, "instanceCount": 2, "weights": "image"},
 ]
+# A read token for the gated model of THREE (its image build downloads the weights).
+TOKEN = "hf_test_token_0123456789abcdefghij"
 # One alias, two nodes: 90% to the model that serves, 10% to a longer context.
 CANARY = [
     {"name": "stable", "model": QWEN, "servedModelName": "chat", "aliasName": "chat", "trafficPercent": 90},
@@ -24,6 +26,8 @@ CANARY = [
 
 
 def models_config(entries: list[dict[str, Any]], **more: str) -> dict[str, Any]:
-    """A stack of `entries`: the one-model form's `model` (set by the tests' base config) taken out."""
+    """A stack of `entries`, with the token a gated model needs: the one-model form's `model` (set by the
+    tests' base config) taken out."""
     return {f"{PROJECT}:model": None, f"{PROJECT}:models": json.dumps(entries),
+            f"{PROJECT}:huggingFaceToken": TOKEN,
             **{f"{PROJECT}:{key}": value for key, value in more.items()}}

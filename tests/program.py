@@ -80,6 +80,7 @@ def fake_api_key_secret(name: str) -> str:
 
 
 API_KEY = "pulumi-python:dynamic/iam:ApiKey"
+IMAGE = "docker-build:index:Image"
 
 
 class FakeYandex(pulumi.runtime.Mocks):
@@ -99,10 +100,10 @@ class FakeYandex(pulumi.runtime.Mocks):
         if args.typ == "yandex:index/iamServiceAccountKey:IamServiceAccountKey":
             outputs |= {"publicKey": FAKE_PUBLIC_KEY, "privateKey": FAKE_PRIVATE_KEY,
                         "createdAt": "2026-11-28T05:00:00Z", "keyAlgorithm": "RSA_2048"}
-        if args.typ == "docker:index/image:Image":
-            repository = args.inputs["imageName"].rsplit(":", 1)[0]
-            digest = hashlib.sha256(json.dumps(args.inputs["build"], sort_keys=True).encode())
-            outputs["repoDigest"] = f"{repository}@sha256:{digest.hexdigest()}"
+        if args.typ == IMAGE:
+            built = json.dumps({key: args.inputs.get(key) for key in ("buildArgs", "dockerfile")},
+                               sort_keys=True)
+            outputs["digest"] = f"sha256:{hashlib.sha256(built.encode()).hexdigest()}"
         if args.typ == API_KEY:
             outputs["secret"] = fake_api_key_secret(args.name)
         self.created[(args.typ, args.name)] = (id_, outputs)

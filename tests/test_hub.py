@@ -28,19 +28,22 @@ def closed_port() -> str:
 def test_facts_are_fetched_once_and_then_read_from_disk(tmp_path: Path) -> None:
     with fake_hub([QWEN]) as (url, hub):
         first = load_model_facts(QWEN, access(url, tmp_path))
+        commit = hub.models[QWEN]["sha"]
         assert [path for path, _ in hub.requests] == [
-            f"/api/models/{QWEN}", f"/{QWEN}/resolve/main/config.json"]
+            f"/api/models/{QWEN}", f"/{QWEN}/resolve/{commit}/config.json"]
         assert all(auth is None for _, auth in hub.requests)
     assert first.origin == "hub"
+    assert first.revision == commit
     assert first.facts.parameters == 7_615_616_512
     assert first.facts.stored_bytes == 2 * 7_615_616_512
     assert first.facts.shape is not None
     assert first.facts.shape.kv_heads == 4
 
-    # The Hub is gone now: the cached record answers, identically.
+    # The Hub is gone now: the cached record answers, identically, its commit standing in.
     again = load_model_facts(QWEN, access(closed_port(), tmp_path))
     assert again.origin == "cache"
     assert again.facts == first.facts
+    assert again.revision == commit
 
 
 def test_offline_mode_makes_no_request_and_says_why(tmp_path: Path) -> None:
@@ -74,8 +77,8 @@ def test_a_gated_model_without_a_token_is_a_clear_error(tmp_path: Path) -> None:
     assert raised.value.key == "huggingFaceToken"
     assert raised.value.value is None
     assert str(raised.value) == (
-        "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face: its config (and, on the node, its "
-        "weights) can only be read with a token of an account that accepted its license. Fix: accept "
+        "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face: its config (and, at the image build, "
+        "its weights) can only be read with a token of an account that accepted its license. Fix: accept "
         "it at https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct, then pulumi config set "
         "--secret huggingFaceToken <read token>")
     assert raised.value.__cause__ is None
@@ -140,3 +143,65 @@ def test_access_follows_the_hub_environment_variables(monkeypatch: pytest.Monkey
     monkeypatch.delenv("VLLM_DATASPHERE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert HubAccess.from_environment(None).cache_dir == tmp_path / "xdg" / "vllm-datasphere"
+
+
+def test_an_unpinned_model_follows_the_hubs_commit_and_fetches_a_commits_config_once(tmp_path: Path) -> None:
+    with fake_hub([QWEN]) as (url, hub):
+        first = load_model_facts(QWEN, access(url, tmp_path))
+        hub.requests.clear()
+        same = load_model_facts(QWEN, access(url, tmp_path))
+        assert [path for path, _ in hub.requests] == [f"/api/models/{QWEN}"]
+        assert same.revision == first.revision
+
+        moved = hub.new_commit(QWEN)
+        hub.requests.clear()
+        newer = load_model_facts(QWEN, access(url, tmp_path))
+        assert [path for path, _ in hub.requests] == [
+            f"/api/models/{QWEN}", f"/{QWEN}/resolve/{moved}/config.json"]
+    assert newer.revision == moved != first.revision
+    assert newer.facts == first.facts
+
+
+def test_a_pinned_commit_the_cache_holds_costs_no_request(tmp_path: Path) -> None:
+    with fake_hub([QWEN]) as (url, hub):
+        commit = load_model_facts(QWEN, access(url, tmp_path)).revision
+        hub.new_commit(QWEN)
+        hub.requests.clear()
+        pinned = load_model_facts(QWEN, access(url, tmp_path), revision=commit)
+        assert hub.requests == []
+    assert (pinned.origin, pinned.revision) == ("cache", commit)
+
+
+def test_a_pinned_commit_is_read_at_that_commit(tmp_path: Path) -> None:
+    with fake_hub([QWEN]) as (url, hub):
+        commit = hub.models[QWEN]["sha"]
+        loaded = load_model_facts(QWEN, access(url, tmp_path), revision=commit)
+        assert [path for path, _ in hub.requests] == [
+            f"/api/models/{QWEN}/revision/{commit}", f"/{QWEN}/resolve/{commit}/config.json"]
+    assert (loaded.origin, loaded.revision) == ("hub", commit)
+
+
+def test_a_commit_the_hub_does_not_have_is_refused_with_the_setting(tmp_path: Path) -> None:
+    wrong = "0" * 40
+    with fake_hub([QWEN]) as (url, _), pytest.raises(HubAccessError) as raised:
+        load_model_facts(QWEN, access(url, tmp_path), revision=wrong)
+    assert (raised.value.key, raised.value.value) == ("modelRevision", wrong)
+    assert str(raised.value) == (
+        f"Hugging Face has no commit {wrong} of {QWEN}. Fix: pulumi config set modelRevision <commit "
+        f"from https://huggingface.co/{QWEN}/commits/main>, or pulumi config rm modelRevision to serve the "
+        "current commit")
+    assert not cache_path(tmp_path, QWEN).exists()
+
+
+def test_offline_with_nothing_cached_knows_no_commit(tmp_path: Path) -> None:
+    loaded = load_model_facts(QWEN, access("http://127.0.0.1:9", tmp_path, offline=True))
+    assert (loaded.origin, loaded.revision) == ("none", None)
+    pinned = load_model_facts(QWEN, access("http://127.0.0.1:9", tmp_path, offline=True), revision="a" * 40)
+    assert pinned.revision == "a" * 40
+
+
+def test_a_gated_model_is_known_as_gated(tmp_path: Path) -> None:
+    with fake_hub([LLAMA_8B]) as (url, _):
+        loaded = load_model_facts(LLAMA_8B, access(url, tmp_path, token=GRANTED_TOKEN))
+    assert loaded.gated is True
+    assert load_model_facts(LLAMA_8B, access(closed_port(), tmp_path)).gated is True

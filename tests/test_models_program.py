@@ -12,11 +12,11 @@ from components.datasphere.project_settings import OWNER_LABEL
 from components.settings import ConfigError
 from tests.cloud import PROJECT_ID
 from tests.fake_datasphere import FakeDatasphere
-from tests.models import AWQ, CANARY, QWEN, THREE, models_config
-from tests.program import PROJECT, ProgramRun, Registration, run_program
+from tests.models import AWQ, CANARY, QWEN, THREE, TOKEN, models_config
+from tests.program import PROJECT, ProgramRun, Registration, Secret, run_program
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
-IMAGE = "docker:index/image:Image"
+IMAGE = "docker-build:index:Image"
 NODE = "pulumi-python:dynamic/datasphere:Node"
 ALIAS = "pulumi-python:dynamic/datasphere:Alias"
 
@@ -34,12 +34,18 @@ def test_each_model_has_its_image_and_node(three: ProgramRun) -> None:
     images, nodes = by_name(three, IMAGE), by_name(three, NODE)
     assert set(images) == set(nodes) == {"vllm-dev-chat", "vllm-dev-small", "vllm-dev-llama"}
     for name, entry in zip(("chat", "small", "llama"), THREE, strict=True):
-        args = json.loads(images[f"vllm-dev-{name}"].inputs["build"]["args"]["VLLM_SERVE_ARGS"])
-        assert args["managed"][0] == entry["model"]
+        build = images[f"vllm-dev-{name}"].inputs["buildArgs"]
+        args = json.loads(build["VLLM_SERVE_ARGS"])
+        assert build["WEIGHTS"] == entry.get("weights", "hub")
+        assert args["managed"][0] == (entry["model"] if build["WEIGHTS"] == "hub"
+                                      else "/opt/vllm-datasphere/model")
         node = nodes[f"vllm-dev-{name}"].inputs
         assert node["image"] == three.outputs["models"][name]["imageRef"]
         assert node["name"].startswith(f"vllm-dev-{name}-")
-    assert images["vllm-dev-small"].inputs["imageName"].endswith(":dev-small-qwen-qwen2.5-7b-instruct-awq")
+    assert images["vllm-dev-small"].inputs["tags"][0].endswith(":dev-small-qwen-qwen2.5-7b-instruct-awq")
+    assert images["vllm-dev-llama"].inputs["buildArgs"]["MODEL_ID"] == THREE[2]["model"]
+    assert images["vllm-dev-llama"].inputs["secrets"] == Secret({"hf_token": TOKEN})
+    assert "secrets" not in images["vllm-dev-chat"].inputs
     assert nodes["vllm-dev-small"].inputs["instanceSpec"] == "g2.mig"
     assert nodes["vllm-dev-llama"].inputs["instanceCount"] == 2
     assert nodes["vllm-dev-chat"].inputs["servedModelName"] == "chat"
@@ -135,11 +141,16 @@ def test_every_entrys_problems_and_the_stacks_come_in_one_error() -> None:
         run_program(models_config(entries, zone="ru-central1-c"), preview=True, registrations=registered)
     assert registered == []
     found = [(p.entry, p.key) for p in error.value.problems]
-    assert found == [("chat", "models[0].maxModelLen"), (None, "zone"), ("big", "models[1].instanceSpec")]
-    big = error.value.problems[2].message
+    assert found == [("chat", "models[0].maxModelLen"), (None, "zone"), ("big", "models[1].weights"),
+                     ("big", "models[1].instanceSpec")]
+    gated = error.value.problems[2].message
+    assert gated.endswith("pulumi config set --secret huggingFaceToken <read token>")
+    assert "Fix: pulumi config set --path 'models[1].weights' image" in gated
+    big = error.value.problems[3].message
     assert big.startswith(f"{LLAMA_70B} does not fit: vLLM needs about")
     assert "pulumi config set --path 'models[1].instanceSpec' g2.4" in big
     assert "[big] vllm-datasphere:models[1].instanceSpec = 'g2.1'" in str(error.value)
+    assert TOKEN not in str(error.value)
 
 
 def test_a_project_another_stack_set_up_is_refused_at_preview(project_api: FakeDatasphere,

@@ -112,7 +112,7 @@ def test_the_node_image_must_be_in_cloud_registry_pinned_by_digest(image: str, o
         f"node vllm-dev runs {image!r}, which is not an image in Cloud Registry pinned by digest. A tag can "
         "be moved to an image nobody reviewed, a rebuilt image under the same tag does not replace the node, "
         "and only Cloud Registry serves the node's pull key. Fix: give the node the pushed image's "
-        "repo_digest (registry.yandexcloud.net/<registryId>/<image>@sha256:...)"])
+        "digest (registry.yandexcloud.net/<registryId>/<image>@sha256:...)"])
 
 
 def test_an_image_unknown_at_preview_is_left_to_the_update() -> None:
@@ -130,16 +130,25 @@ def test_key_material_must_be_marked_secret(type_: str, output: str) -> None:
 
 
 def test_a_plain_registry_password_is_made_secret() -> None:
-    props = {"imageName": "registry.yandexcloud.net/r/vllm:x",
-             "registry": {"server": "registry.yandexcloud.net", "username": "api_key", "password": "AQVN-k"}}
+    registry = {"address": "registry.yandexcloud.net", "username": "api_key", "password": "AQVN-k"}
+    props = {"tags": ["registry.yandexcloud.net/r/vllm:x"], "registries": [registry]}
     remediated = policy("registry-password-secret").remediate(args_for(IMAGE, props, remediation=True))
     assert policy("registry-password-secret").enforcement_level == EnforcementLevel.REMEDIATE
     wire = json.loads(json.dumps(raw(props)))
-    assert serialize_properties(remediated) == wire | {"registry": wire["registry"] | {"password": {
-        rpc._special_sig_key: SECRET_SIG, "value": "AQVN-k"}}}
-    secret_already = props | {"registry": props["registry"] | {"password": Secret("p")}}
+    assert serialize_properties(remediated) == wire | {"registries": [wire["registries"][0] | {"password": {
+        rpc._special_sig_key: SECRET_SIG, "value": "AQVN-k"}}]}
+    secret_already = props | {"registries": [registry | {"password": Secret("p")}]}
     assert policy("registry-password-secret").remediate(args_for(IMAGE, secret_already, remediation=True)) \
         is None
+
+
+def test_a_plain_build_secret_is_made_secret() -> None:
+    props = {"tags": ["registry.yandexcloud.net/r/vllm:x"], "secrets": {"hf_token": "hf_plain"}}
+    remediated = policy("build-secrets-secret").remediate(args_for(IMAGE, props, remediation=True))
+    assert serialize_properties(remediated)["secrets"] == {
+        "hf_token": {rpc._special_sig_key: SECRET_SIG, "value": "hf_plain"}}
+    already = props | {"secrets": {"hf_token": Secret("hf_plain")}}
+    assert policy("build-secrets-secret").remediate(args_for(IMAGE, already, remediation=True)) is None
 
 
 @pytest.mark.parametrize("type_", sorted(WIDE_GRANTS))

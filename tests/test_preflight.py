@@ -261,10 +261,13 @@ def test_the_estimate_is_printed_once_and_the_token_never(
     monkeypatch.delenv("HF_HUB_OFFLINE")
     with fake_hub([LLAMA_8B]) as (url, hub):
         monkeypatch.setenv("HF_ENDPOINT", url)
-        result = check_model_fits(settings(LLAMA_8B, maxModelLen="16384"), GRANTED_TOKEN)
+        result = check_model_fits(settings(LLAMA_8B, maxModelLen="16384", weights="image"), GRANTED_TOKEN)
         assert len(hub.requests) == 2
-    assert logged == [result.summary()]
-    assert result.summary().startswith("memoryEstimate: meta-llama/Llama-3.1-8B-Instruct needs 19.0 GiB")
+    assert logged == [f"{result.memory.summary()}; image about 28.7 GB to pull (base 12.6 + weights 16.1), "
+                      "nothing from Hugging Face at start"]
+    assert result.memory.summary().startswith(
+        "memoryEstimate: meta-llama/Llama-3.1-8B-Instruct needs 19.0 GiB")
+    assert result.model.model_revision == fixture(LLAMA_8B)["sha"]
     printed = capsys.readouterr()
     assert GRANTED_TOKEN not in printed.out + printed.err + repr(result)
     assert GRANTED_TOKEN not in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
@@ -277,11 +280,55 @@ def test_a_gated_model_without_a_token_stops_the_preview(monkeypatch: pytest.Mon
     with fake_hub([LLAMA_8B]) as (url, _):
         monkeypatch.setenv("HF_ENDPOINT", url)
         with pytest.raises(ConfigError) as raised:
-            check_model_fits(settings(LLAMA_8B), None)
+            check_model_fits(settings(LLAMA_8B, weights="image"), None)
     assert str(raised.value).startswith(
         "invalid stack configuration (1 problem(s)):\n  - vllm-datasphere:huggingFaceToken = None: "
         "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face")
     assert raised.value.__cause__ is None
+
+
+GATED_FROM_HUB = (
+    "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face, and with weights hub a node downloads the "
+    "weights at every start with no way to send a token (a DataSphere node takes no environment variables "
+    "or secrets): vLLM would get 401 and never serve. Fix: pulumi config set weights image (the image "
+    "build downloads the weights once), with a token of an account that accepted the license at "
+    "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct: pulumi config set --secret huggingFaceToken "
+    "<read token>")
+
+
+@pytest.mark.parametrize("token", [None, GRANTED_TOKEN])
+def test_a_gated_model_with_weights_from_the_hub_is_refused_token_or_not(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, token: str | None) -> None:
+    monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with fake_hub([LLAMA_8B]) as (url, _):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        with pytest.raises(ConfigError) as raised:
+            check_model_fits(settings(LLAMA_8B), token)
+    [problem] = raised.value.problems
+    assert (problem.key, problem.value, problem.message) == ("weights", "hub", GATED_FROM_HUB)
+
+
+def test_a_gated_model_known_from_the_cache_is_refused_offline_too() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_model_fits(settings(LLAMA_8B), None)
+    assert [p.message for p in raised.value.problems] == [GATED_FROM_HUB]
+
+
+def test_the_commit_is_pinned_at_preview_and_an_unknown_one_is_asked_for(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert check_model_fits(settings(QWEN), None).model.model_revision == fixture(QWEN)["sha"]
+    pinned = "ab" * 20
+    assert check_model_fits(settings(QWEN, modelRevision=pinned), None).model.model_revision == pinned
+    monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))  # offline, and nothing cached
+    with pytest.raises(ConfigError) as raised:
+        check_model_fits(settings(QWEN, maxModelLen="8192"), None)
+    [problem] = raised.value.problems
+    assert (problem.key, problem.value) == ("modelRevision", None)
+    assert problem.message == (
+        "is empty, so the current commit of Qwen/Qwen2.5-7B-Instruct is pinned at preview, but it is "
+        "unknown: HF_HUB_OFFLINE is set, and no commit of it is cached. Fix: pulumi config set modelRevision "
+        "<commit from https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/commits/main>")
 
 
 def test_headroom_is_reported_in_gib_of_the_whole_configuration() -> None:

@@ -26,8 +26,9 @@ def problems_of(config: dict, **kwargs: object) -> dict[str, str]:
 def test_config_model_and_project_problems_come_in_one_round(project_api: FakeDatasphere) -> None:
     found = problems_of({f"{PROJECT}:zone": "ru-central1-c", f"{PROJECT}:model": LLAMA_70B,
                          f"{PROJECT}:datasphereProjectId": "bt1missing0000000000"})
-    assert set(found) == {"zone", "instanceSpec", "datasphereProjectId"}
+    assert set(found) == {"zone", "instanceSpec", "weights", "datasphereProjectId"}
     assert found["instanceSpec"].startswith(f"{LLAMA_70B} does not fit")
+    assert found["weights"].startswith(f"{LLAMA_70B} is gated on Hugging Face, and with weights hub")
     assert found["datasphereProjectId"] == (
         "is not found: no DataSphere project has this id (or it was deleted). Fix: pulumi config set "
         "datasphereProjectId <id from the DataSphere project page>")

@@ -6,11 +6,13 @@ import base64
 import json
 import logging
 import shlex
+from dataclasses import replace
 
 import pytest
 
 from components.settings import ConfigError, parse_settings
 from components.vllm_command import serve_args_json
+from tests.fake_hub import fixture
 from tests.program import (
     API_KEY,
     FAKE_PRIVATE_KEY,
@@ -35,7 +37,7 @@ KEY = f"{Y}iamServiceAccountKey:IamServiceAccountKey"
 REGISTRY = "pulumi-python:dynamic/cloudregistry:Registry"
 REGISTRY_BINDING = "pulumi-python:dynamic/cloudregistry:AccessBinding"
 FOLDER_MEMBER = f"{Y}resourcemanagerFolderIamMember:ResourcemanagerFolderIamMember"
-IMAGE = "docker:index/image:Image"
+IMAGE = "docker-build:index:Image"
 COMPONENT = "vllm-datasphere:index:"
 DYNAMIC_SETTINGS = "pulumi-python:dynamic/datasphere:ProjectSettings"
 DYNAMIC_SECRET = "pulumi-python:dynamic/datasphere:Secret"
@@ -139,15 +141,22 @@ def test_each_api_key_can_only_push_or_only_pull_and_is_secret(default_run: Prog
 def test_image_is_built_for_amd64_and_pushed_with_the_push_key(default_run: ProgramRun) -> None:
     image = default_run.one(IMAGE)
     registry_id = default_run.outputs["registryId"]
-    assert image.inputs["imageName"] == (f"registry.yandexcloud.net/{registry_id}/vllm:"
-                                         "dev-qwen-qwen2.5-7b-instruct")
-    assert image.inputs["build"]["platform"] == "linux/amd64"
-    assert image.inputs["build"]["context"] == "docker"
-    assert image.inputs["build"]["dockerfile"] == "docker/Dockerfile"
+    repository = f"registry.yandexcloud.net/{registry_id}/vllm"
+    assert image.inputs["tags"] == [f"{repository}:dev-qwen-qwen2.5-7b-instruct"]
+    assert image.inputs["push"] is True
+    assert image.inputs["platforms"] == ["linux/amd64"]
+    assert image.inputs["context"] == {"location": "docker"}
+    assert image.inputs["dockerfile"] == {"location": "docker/Dockerfile"}
     assert image.inputs["buildOnPreview"] is False
-    assert image.inputs["registry"]["server"] == "registry.yandexcloud.net"
-    assert image.inputs["registry"]["username"] == "api_key"
-    assert image.inputs["registry"]["password"] == Secret(fake_api_key_secret("vllm-dev-push"))
+    assert image.inputs["registries"] == [{"address": "registry.yandexcloud.net", "username": "api_key",
+                                           "password": Secret(fake_api_key_secret("vllm-dev-push"))}]
+    # The last build's layers, in the registry, for the next build to reuse.
+    cache = f"{repository}:cache-dev-qwen-qwen2.5-7b-instruct"
+    assert image.inputs["cacheFrom"] == [{"registry": {"ref": cache}}]
+    [cache_to] = image.inputs["cacheTo"]
+    assert {k: cache_to["registry"][k] for k in ("ref", "mode", "imageManifest", "ociMediaTypes")} == {
+        "ref": cache, "mode": "max", "imageManifest": True, "ociMediaTypes": True}
+    assert "secrets" not in image.inputs, "with weights hub, no token reaches the build"
 
 
 def test_image_push_waits_for_the_pusher_role_and_its_key(default_run: ProgramRun) -> None:
@@ -160,20 +169,24 @@ def test_image_push_waits_for_the_pusher_role_and_its_key(default_run: ProgramRu
 
 
 def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
-    args = default_run.one(IMAGE).inputs["build"]["args"]
-    assert args["VLLM_IMAGE"] == "vllm/vllm-openai:v0.33.0"
+    args = default_run.one(IMAGE).inputs["buildArgs"]
+    assert set(args) == {"VLLM_IMAGE", "WEIGHTS", "VLLM_SERVE_ARGS"}
+    assert (args["VLLM_IMAGE"], args["WEIGHTS"]) == ("vllm/vllm-openai:v0.33.0", "hub")
     assert json.loads(args["VLLM_SERVE_ARGS"])["managed"][:1] == ["Qwen/Qwen2.5-7B-Instruct"]
-    [expected] = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
-                                 "datasphereProjectId": "bt1project0000000000"},
-                                stack="dev", cloud_id="b1gcloud000000000000").models
-    assert args["VLLM_SERVE_ARGS"] == serve_args_json(expected)
+    [configured] = parse_settings({"model": "Qwen/Qwen2.5-7B-Instruct",
+                                   "datasphereProjectId": "bt1project0000000000"},
+                                  stack="dev", cloud_id="b1gcloud000000000000").models
+    # Pinned at preview to the commit the (recorded) Hub answered.
+    pinned = replace(configured, model_revision=fixture("Qwen/Qwen2.5-7B-Instruct")["sha"])
+    assert args["VLLM_SERVE_ARGS"] == serve_args_json(pinned)
+    assert default_run.outputs["modelRevision"] == pinned.model_revision
 
 
 def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
                                         "projectId", "secretName", "nodeId", "aliasFullName", "endpointUrl",
                                         "servedModelName", "headers", "curlExample", "memoryEstimate",
-                                        "models"}
+                                        "models", "modelRevision"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"registry.yandexcloud.net/{registry_id}/vllm"
@@ -218,18 +231,18 @@ def test_without_a_cloud_or_folder_nothing_is_created(monkeypatch) -> None:
         run_program({"yandex:cloudId": None})
 
 
-def existing_subnet_run(route_table: dict | None) -> ProgramRun:
+def existing_subnet_run(route_table: dict | None, weights: str = "hub") -> ProgramRun:
     subnet = {"subnetId": EXISTING_SUBNET, "zone": "ru-central1-a", "folderId": SUBNET_FOLDER,
               "routeTableId": "enproutes00000000000" if route_table else ""}
     return run_program(
-        {f"{PROJECT}:subnetId": EXISTING_SUBNET},
+        {f"{PROJECT}:subnetId": EXISTING_SUBNET, f"{PROJECT}:weights": weights},
         subnets={EXISTING_SUBNET: subnet},
         route_tables={"enproutes00000000000": route_table} if route_table else {},
     )
 
 
 def test_existing_subnet_creates_no_network_and_grants_vpc_user_in_its_folder() -> None:
-    run = existing_subnet_run(route_table=None)
+    run = existing_subnet_run(route_table=None, weights="image")
     for type_ in (NETWORK, GATEWAY, ROUTES, SUBNET):
         assert run.of_type(type_) == []
     assert run.outputs["subnetId"] == EXISTING_SUBNET
@@ -244,6 +257,50 @@ def test_existing_subnet_behind_a_nat_gateway_also_gets_the_gateways_role() -> N
     run = existing_subnet_run(route_table=table)
     roles = {(m.inputs["role"], m.inputs["folderId"]) for m in run.of_type(FOLDER_MEMBER)}
     assert roles == {("vpc.user", SUBNET_FOLDER), ("vpc.gateways.user", SUBNET_FOLDER)}
+
+
+def test_existing_subnet_without_a_nat_route_is_refused_while_a_node_downloads_weights() -> None:
+    registered: list[Registration] = []
+    with pytest.raises(ConfigError) as error:
+        run_program({f"{PROJECT}:subnetId": EXISTING_SUBNET}, preview=True, registrations=registered,
+                    subnets={EXISTING_SUBNET: {"subnetId": EXISTING_SUBNET, "zone": "ru-central1-a",
+                                               "folderId": SUBNET_FOLDER, "routeTableId": ""}})
+    assert registered == []
+    [problem] = error.value.problems
+    assert (problem.key, problem.value) == ("subnetId", EXISTING_SUBNET)
+    assert problem.message.startswith("has no route through a NAT gateway, and with weights hub a node "
+                                      "downloads the weights from Hugging Face at every start: it could "
+                                      "download nothing. Fix: pulumi config set weights image")
+
+
+def test_with_weights_in_the_image_the_stack_makes_no_way_out() -> None:
+    run = run_program({f"{PROJECT}:weights": "image"})
+    assert run.of_type(GATEWAY) == run.of_type(ROUTES) == []
+    [subnet] = run.of_type(SUBNET)
+    assert "routeTableId" not in subnet.inputs
+    roles = {m.inputs["role"] for m in run.of_type(FOLDER_MEMBER)}
+    assert roles == {"vpc.user"}, "no vpc.gateways.user without a gateway"
+    args = run.one(IMAGE).inputs["buildArgs"]
+    commit = fixture("Qwen/Qwen2.5-7B-Instruct")["sha"]
+    assert (args["WEIGHTS"], args["MODEL_ID"], args["MODEL_REVISION"]) == (
+        "image", "Qwen/Qwen2.5-7B-Instruct", commit)
+    managed = json.loads(args["VLLM_SERVE_ARGS"])["managed"]
+    assert managed[:3] == ["/opt/vllm-datasphere/model", "--served-model-name", "Qwen/Qwen2.5-7B-Instruct"]
+    assert "--revision" not in managed, "the folder holds the pinned commit's files"
+
+
+def test_the_token_reaches_only_the_image_build_and_only_as_a_secret() -> None:
+    token = "hf_fake_token_7d1e"
+    run = run_program({f"{PROJECT}:huggingFaceToken": token, f"{PROJECT}:weights": "image"})
+    image = run.one(IMAGE)
+    assert image.inputs["secrets"] == Secret({"hf_token": token})
+    assert token not in json.dumps(image.inputs["buildArgs"])
+    assert [r.inputs["name"] for r in run.of_type(DYNAMIC_SECRET)] == ["vllm-dev-pull-key"]
+    plain = [s for r in run.registrations for s in plain_strings(r.inputs)]
+    assert not [s for s in plain if token in s]
+    assert not [v for v in run.outputs.values() if token in json.dumps(v)]
+    hub = run_program({f"{PROJECT}:huggingFaceToken": token})
+    assert "secrets" not in hub.one(IMAGE).inputs, "with weights hub, the token goes nowhere"
 
 
 def test_subnet_in_another_zone_fails_before_any_resource() -> None:
@@ -327,17 +384,6 @@ def test_the_node_pulls_with_the_pull_only_key(default_run: ProgramRun) -> None:
     assert fake_api_key_secret("vllm-dev-push") not in json.dumps(datasphere, default=repr)
 
 
-def test_hugging_face_token_becomes_a_second_secret_never_plain() -> None:
-    token = "hf_fake_token_7d1e"
-    run = run_program({f"{PROJECT}:huggingFaceToken": token})
-    secrets = {r.inputs["name"]: r for r in run.of_type(DYNAMIC_SECRET)}
-    assert set(secrets) == {"vllm-dev-pull-key", "HF_TOKEN"}
-    assert secrets["HF_TOKEN"].inputs["content"] == Secret(token)
-    assert secrets["HF_TOKEN"].urn in run.one(DYNAMIC_NODE).dependencies
-    plain = [s for r in run.registrations for s in plain_strings(r.inputs)]
-    assert not [s for s in plain if token in s]
-
-
 def test_pickled_providers_carry_no_credentials(monkeypatch, project_api) -> None:
     monkeypatch.setenv("YC_TOKEN", "t1.deployer-token-in-the-environment")
     monkeypatch.setattr(project_api, "accepted_tokens", {"t1.deployer-token-in-config"})
@@ -363,7 +409,8 @@ def test_the_memory_estimate_is_an_output_and_one_preview_line(caplog: pytest.Lo
     lines = [r.getMessage() for r in caplog.records if "memoryEstimate" in r.getMessage()]
     assert lines == ["memoryEstimate: Qwen/Qwen2.5-7B-Instruct needs 17.1 GiB of the 72.0 GiB vLLM may use "
                      "on g2.1 (weights 14.2 + KV cache 0.9 for 16384 tokens + overhead 2.0; 7.6B "
-                     "parameters from safetensors metadata)"]
+                     "parameters from safetensors metadata); image about 12.6 GB to pull, and 15.2 GB of "
+                     "weights from Hugging Face at every start"]
 
 
 def test_a_model_that_does_not_fit_stops_the_preview_before_any_resource() -> None:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components import platform
+from components.image import TOKEN_SECRET_ID
 from components.settings import CONFIG_KEYS, ConfigError, parse_settings
 from tests.program import ROOT, project_defaults, run_program
 
@@ -137,6 +138,21 @@ def test_dockerfile_runs_the_baked_command_with_no_arguments() -> None:
     assert "CMD" not in dockerfile
     assert "vllm-datasphere-serve --check" in dockerfile
     assert f"EXPOSE {platform.VLLM_PORT}" in dockerfile
+
+
+def test_the_weights_stage_takes_the_token_only_as_a_secret_mount() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    stages = [(name, base) for base, name in re.findall(r"^FROM (\S+)(?: AS (\S+))?$", dockerfile,
+                                                         re.MULTILINE)]
+    assert dict(stages) == {"weights": "${VLLM_IMAGE}", "with-hub-weights": "${VLLM_IMAGE}",
+                      "with-image-weights": "${VLLM_IMAGE}", "": "with-${WEIGHTS}-weights"}
+    assert len(stages) == 4
+    assert f"RUN --mount=type=secret,id={TOKEN_SECRET_ID} \\\n" in dockerfile
+    assert [arg for arg in re.findall(r"^ARG (\w+)", dockerfile, re.MULTILINE)] == [
+        "VLLM_IMAGE", "WEIGHTS", "MODEL_ID", "MODEL_REVISION", "VLLM_SERVE_ARGS"]
+    assert "TOKEN" not in " ".join(re.findall(r"^(?:ARG|ENV) .*$", dockerfile, re.MULTILINE))
+    assert f"COPY --from=weights /weights {platform.IMAGE_WEIGHTS_DIR}\n" in dockerfile
+    assert "ENV HF_HUB_OFFLINE=1" in dockerfile
 
 
 def test_nothing_points_outside_the_repository() -> None:

@@ -35,16 +35,27 @@ def run_client(module: str, *args: str, base_url: str) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.parametrize("config", [{}, {"instanceSpec": "g2.2", "quantization": "fp8"},
-                                    {"instanceSpec": "g1.2", "vllmImage": "example.org/vllm-volta:v0.8.5"}])
-def test_the_real_parser_accepts_the_stacks_commands(tmp_path: Path, config: dict[str, str]) -> None:
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(("config", "model"), [
+    ({}, "tiny-org/tiny-llama"),
+    ({"instanceSpec": "g2.2", "quantization": "fp8"}, "tiny-org/tiny-llama"),
+    ({"instanceSpec": "g1.2", "vllmImage": "example.org/vllm-volta:v0.8.5"}, "tiny-org/tiny-llama"),
+    ({"modelRevision": COMMIT}, "tiny-org/tiny-llama"),
+    ({"modelRevision": COMMIT, "weights": "image"}, "/opt/vllm-datasphere/model"),
+])
+def test_the_real_parser_accepts_the_stacks_commands(tmp_path: Path, config: dict[str, str],
+                                                     model: str) -> None:
     args_file = tmp_path / "serve-args.json"
     extra = ["--enable-prefix-caching", "--max-num-seqs", "8"]
     args_file.write_text(json.dumps(stack_command(extra, **config)))
     done = run_entrypoint(args_file, "--check")
     assert done.returncode == 0, done.stderr[-2000:]
     command = done.stdout.strip().splitlines()[-1]
-    assert command.startswith("vllm serve tiny-org/tiny-llama --served-model-name tiny")
+    assert command.startswith(f"vllm serve {model} --served-model-name tiny")
+    pinned = f"--revision {COMMIT} --tokenizer-revision {COMMIT}"
+    assert (pinned in command) == (config.get("weights") != "image" and "modelRevision" in config)
 
 
 @pytest.mark.parametrize(("extra", "refusal"), [
@@ -54,6 +65,8 @@ def test_the_real_parser_accepts_the_stacks_commands(tmp_path: Path, config: dic
     (["--port", "9000"], "port 8000 -> 9000"),
     (["-dp", "2"], "data_parallel_size 1 -> 2"),
     (["--headless"], "headless False -> True"),
+    (["--revision", "main"], "revision None -> 'main'"),
+    (["--tokenizer", "other/tokenizer"], "tokenizer None -> 'other/tokenizer'"),
     (["other/model"], "vLLM refuses the command"),
     (["--no-such-flag"], "vLLM refuses the command"),
 ])

@@ -16,7 +16,7 @@ from pulumi.runtime.rpc import get_resource_module
 
 from tests.program import ProgramRun, run_program
 
-PACKAGES = {"yandex": "pulumi_yandex_marketmaker", "docker": "pulumi_docker"}
+PACKAGES = {"yandex": "pulumi_yandex_marketmaker", "docker-build": "pulumi_docker_build"}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,8 @@ def runs() -> list[ProgramRun]:
     """The default run plus the variant that looks up an existing subnet and its routes."""
     subnet = {"subnetId": "e2lsubnet00000000000", "zone": "ru-central1-a",
               "folderId": "b1gfolder00000000000", "routeTableId": "enproutes00000000000"}
-    routes = {"routeTableId": "enproutes00000000000", "staticRoutes": []}
+    routes = {"routeTableId": "enproutes00000000000",
+              "staticRoutes": [{"destinationPrefix": "0.0.0.0/0", "gatewayId": "enpgateway0000000000"}]}
     return [run_program(), run_program({"vllm-datasphere:subnetId": "e2lsubnet00000000000"},
                                        subnets={"e2lsubnet00000000000": subnet},
                                        route_tables={"enproutes00000000000": routes})]

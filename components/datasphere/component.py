@@ -19,7 +19,6 @@ from components.settings import Settings, stack_slug
 if TYPE_CHECKING:
     from components.stack import NodeFoundation
 
-HF_TOKEN_SECRET = "HF_TOKEN"  # noqa: S105 - the secret's name, not its value
 HEALTH_PATH = "/health"
 IDLE_TIMEOUT_SECONDS = 300
 
@@ -67,12 +66,6 @@ class Datasphere(pulumi.ComponentResource):
             labels=labels, opts=child,
         )
         needed_by_node: list[pulumi.Resource] = [project, pull_key]
-        if settings.hugging_face_token is not None:
-            needed_by_node.append(ProjectSecret(
-                f"{name}-hf-token", project_id=project_id, secret_name=HF_TOKEN_SECRET,
-                content=settings.hugging_face_token,
-                description="Hugging Face token for gated model weights", labels=labels, opts=child,
-            ))
 
         self.nodes = {}
         for model in settings.models:
