@@ -41,10 +41,13 @@ class HubState:
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     outage: bool = False
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    # Commits the main branch has left behind, by model: still there to be asked for.
+    history: dict[str, list[str]] = field(default_factory=dict)
 
     def new_commit(self, model: str) -> str:
         """The model's main branch moves to a new commit (same files); its id."""
         record = self.models[model]
+        self.history.setdefault(model, []).append(record["sha"])
         record["sha"] = hashlib.sha1(f"{record['sha']}+1".encode()).hexdigest()
         return record["sha"]
 
@@ -92,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         if record is None:
             self._not_found()
             return None
+        if revision in self.state.history.get(model, []):
+            return revision
         if revision not in ("main", record["sha"]):
             message = f"Invalid rev id: {revision}"
             self._answer(404, {"error": message},
