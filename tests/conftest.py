@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import huggingface_hub.constants
 import pytest
 
 from tests.cloud import PROJECT_ID, host_config
@@ -29,6 +30,9 @@ def recorded_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("VLLM_DATASPHERE_CACHE", str(cache))
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.delenv("HF_ENDPOINT", raising=False)
+        # The switch is the stack's to read (HubAccess.from_environment); huggingface_hub reads it once, at
+        # its import, which may come after the line above. Tests that take it away talk to the fake Hub.
+        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
         yield cache
 
 
