@@ -2,7 +2,8 @@
 starts it: `docker/serve.py` with an arguments file made by the stack's own code.
 
 What differs from a DataSphere node, all here: the model is a directory (tests/tiny_model.py) instead
-of a Hub id; the server listens on 127.0.0.1 and a free port instead of 0.0.0.0:8000, since tests talk
+of the image's `/opt/vllm-datasphere/model` (the server runs the `weights: image` command, with the Hub
+switched off as in that image); the server listens on 127.0.0.1 and a free port instead of 0.0.0.0:8000, since tests talk
 to loopback only; and vLLM runs on the CPU, where `VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) stands
 in for `gpuMemoryUtilization` (which the CPU build accepts and does not use). The flags and their
 checks are otherwise the stack's.
@@ -88,14 +89,18 @@ def models_answer(base_url: str) -> int | None:
 
 @contextmanager
 def real_server(workdir: Path) -> Iterator[str]:
-    """The image's entry point serving the tiny model; its base URL. Always stopped, whatever happens."""
+    """The image's entry point serving the tiny model; its base URL. Always stopped, whatever happens.
+
+    As with `weights: image`: the command of that image, the weights in a local folder, the Hub off."""
     port = free_port()
     args_file = workdir / "serve-args.json"
-    args_file.write_text(json.dumps(on_cpu(stack_command(), make_tiny_model(workdir / "model"), port)))
+    command = stack_command(weights="image", modelRevision="0123456789abcdef0123456789abcdef01234567")
+    args_file.write_text(json.dumps(on_cpu(command, make_tiny_model(workdir / "model"), port)))
     log = (workdir / "server.log").open("w")
     process = subprocess.Popen([str(PYTHON), str(ROOT / "docker" / "serve.py")], stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True,
-                               env=tier_env(VLLM_SERVE_ARGS_FILE=str(args_file)))
+                               env=tier_env(VLLM_SERVE_ARGS_FILE=str(args_file), HF_HUB_OFFLINE="1",
+                                            TRANSFORMERS_OFFLINE="1"))
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + START_SECONDS
