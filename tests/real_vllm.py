@@ -3,10 +3,10 @@ starts it: `docker/serve.py` with an arguments file made by the stack's own code
 
 What differs from a DataSphere node, all here: the model is a directory (tests/tiny_model.py) instead
 of the image's `/opt/vllm-datasphere/model` (the server runs the `weights: image` command, with the Hub
-switched off as in that image); the server listens on 127.0.0.1 and a free port instead of 0.0.0.0:8000, since tests talk
-to loopback only; and vLLM runs on the CPU, where `VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) stands
-in for `gpuMemoryUtilization` (which the CPU build accepts and does not use). The flags and their
-checks are otherwise the stack's.
+switched off as in that image); the server listens on 127.0.0.1 and a free port instead of
+0.0.0.0:8000, since tests talk to loopback only; and vLLM runs on the CPU, where
+`VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) stands in for `gpuMemoryUtilization` (which the CPU build
+accepts and does not use). The flags and their checks are otherwise the stack's.
 """
 
 from __future__ import annotations
