@@ -10,21 +10,13 @@ Usage: .venv/bin/python -m bench.node_start_bytes [--instances 2] [--registry-gb
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 from components import platform
 from components.model_facts import facts_from_hub
+from components.preflight import start_bytes
 from tests.fake_hub import fixture
 
 MODELS = ("Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")
-
-
-@dataclass(frozen=True)
-class StartBytes:
-    """Bytes one node instance moves at start, by source."""
-
-    registry: float
-    hub: float
 
 
 def weights_bytes(model: str) -> float:
@@ -32,13 +24,6 @@ def weights_bytes(model: str) -> float:
     stored = facts_from_hub(model, record["safetensors"], record["config"]).stored_bytes
     assert stored is not None, f"the recording of {model} has its safetensors sizes"
     return float(stored)
-
-
-def start_bytes(weights: str, model_bytes: float) -> StartBytes:
-    base = platform.VLLM_IMAGE_PULL_BYTES
-    if weights == "image":
-        return StartBytes(registry=base + model_bytes, hub=0.0)
-    return StartBytes(registry=base, hub=model_bytes)
 
 
 def seconds(size: float, gbps: float | None) -> str:

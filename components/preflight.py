@@ -109,14 +109,30 @@ def _weights_problems(settings: ModelSettings, loaded: LoadedFacts, has_token: b
     return problems
 
 
+@dataclass(frozen=True)
+class StartBytes:
+    """Bytes one node instance moves at start, by source."""
+
+    registry: float
+    hub: float
+
+
+def start_bytes(weights: str, weights_bytes: float) -> StartBytes:
+    """What a node start pulls from Cloud Registry and downloads from Hugging Face, by `weights`."""
+    base = platform.VLLM_IMAGE_PULL_BYTES
+    if weights == "image":
+        return StartBytes(registry=base + weights_bytes, hub=0.0)
+    return StartBytes(registry=base, hub=weights_bytes)
+
+
 def image_size(settings: ModelSettings, weights_bytes: float) -> str:
     """What the weights choice means for the image and for every start of a node."""
-    base = platform.VLLM_IMAGE_PULL_BYTES
+    moved = start_bytes(settings.weights, weights_bytes)
     if settings.weights == "image":
-        return (f"image about {gb(base + weights_bytes)} GB to pull (base {gb(base)} + weights "
-                f"{gb(weights_bytes)}), nothing from Hugging Face at start")
-    return (f"image about {gb(base)} GB to pull, and {gb(weights_bytes)} GB of weights from Hugging "
-            "Face at every start")
+        return (f"image about {gb(moved.registry)} GB to pull (base {gb(platform.VLLM_IMAGE_PULL_BYTES)} "
+                f"+ weights {gb(weights_bytes)}), nothing from Hugging Face at start")
+    return (f"image about {gb(moved.registry)} GB to pull, and {gb(moved.hub)} GB of weights from "
+            "Hugging Face at every start")
 
 
 def gb(size: float) -> float:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.node_start_bytes import StartBytes, start_bytes, weights_bytes
+from bench.node_start_bytes import weights_bytes
 from components import platform
+from components.preflight import StartBytes, start_bytes
 from tests.fake_hub import HubState, fake_hub
 from tests.program import PROJECT, ProgramRun, run_program
 

@@ -79,9 +79,20 @@ def _managed_cap(props: dict[str, Any]) -> int | None:
     return whole_number(props.get("maxUnitsPerHour")) or None
 
 
+def _marked(props: dict[str, Any], project: dict[str, Any], owner: str | None) -> tuple[str, dict[str, str]]:
+    """This stack's owner label (a new one without `owner`) and the project's labels carrying it."""
+    owner = owner or f"{props['ownerStack']}-{secrets.token_hex(4)}"
+    return owner, {**_labels(project), OWNER_LABEL: owner}
+
+
 def _written(props: dict[str, Any]) -> dict[str, str]:
     """What this stack last wrote (a state from before ownership kept it in the settings keys)."""
     return props.get("written") or {key: props.get(key, "") for key in SETTINGS}
+
+
+def _state(props: dict[str, Any], previous: dict[str, Any], owner: str) -> dict[str, Any]:
+    """What the state keeps beside the inputs: the values found first, the mark, and what was written."""
+    return {"previous": previous, "owner": owner, "written": {key: props[key] for key in SETTINGS}}
 
 
 class ProjectSettingsProvider(DatasphereProvider):
@@ -112,11 +123,9 @@ class ProjectSettingsProvider(DatasphereProvider):
         label = _labels(project).get(OWNER_LABEL)
         if label and not props.get("adopt"):
             raise ProjectTaken(taken_by_label(project_id, label) + ". Nothing was changed.")
-        previous = _current(project)
-        owner = f"{props['ownerStack']}-{secrets.token_hex(4)}"
-        self._apply(project_id, props, _managed_cap(props), {**_labels(project), OWNER_LABEL: owner})
-        return CreateResult(project_id, {**props, "previous": previous, "owner": owner,
-                                         "written": {key: props[key] for key in SETTINGS}})
+        owner, labels = _marked(props, project, None)
+        self._apply(project_id, props, _managed_cap(props), labels)
+        return CreateResult(project_id, {**props, **_state(props, _current(project), owner)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return diff_props(olds, news, in_place=IN_PLACE, replace=("projectId",))
@@ -146,10 +155,9 @@ class ProjectSettingsProvider(DatasphereProvider):
         cap = _managed_cap(news)
         if cap is None and _managed_cap(olds) is not None:
             cap = whole_number(previous["maxUnitsPerHour"])  # the stack stops capping: put back the old cap
-        owner = olds.get("owner") or f"{news['ownerStack']}-{secrets.token_hex(4)}"
-        self._apply(project_id, news, cap, {**_labels(project), OWNER_LABEL: owner})
-        return UpdateResult({**news, "previous": previous, "owner": owner,
-                             "written": {key: news[key] for key in SETTINGS}})
+        owner, labels = _marked(news, project, olds.get("owner"))
+        self._apply(project_id, news, cap, labels)
+        return UpdateResult({**news, **_state(news, previous, owner)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
