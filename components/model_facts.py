@@ -30,6 +30,9 @@ CONTEXT_LENGTH_KEYS = (
     "max_sequence_length", "max_seq_length", "seq_len",
 )
 
+# Where a multimodal model's config.json keeps its encoder's settings.
+ENCODER_CONFIG_KEYS = ("vision_config", "audio_config")
+
 # "8B", "0.5B", "8x7B" (all experts count), "360M"; "A3B" (active parameters) is not a size.
 _SIZE_IN_NAME = re.compile(r"(?<![A-Za-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([BbMm])(?![A-Za-z0-9])")
 
@@ -45,6 +48,12 @@ class ModelShape:
     context_length: int | None
     # Multi-head latent attention (DeepSeek V2/V3) caches one compressed vector per token and layer.
     kv_latent_dim: int | None = None
+    # The widths that size vLLM's activations at start-up (components/memory.py); None when unstated.
+    hidden_size: int | None = None
+    intermediate_size: int | None = None
+    vocab_size: int | None = None
+    # A vision (or audio) encoder beside the language model: vLLM profiles it too.
+    multimodal: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ def shape_from_config(config: Mapping[str, Any]) -> ModelShape | None:
         head_dim=head_dim,
         context_length=min(lengths) if lengths else None,
         kv_latent_dim=latent + (_first(c, "qk_rope_head_dim") or 0) if latent else None,
+        hidden_size=hidden,
+        intermediate_size=_first(c, "intermediate_size", "n_inner", "ffn_dim"),
+        vocab_size=_first(c, "vocab_size"),
+        multimodal=any(isinstance(config.get(key), Mapping) for key in ENCODER_CONFIG_KEYS),
     )
 
 

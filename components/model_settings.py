@@ -37,7 +37,8 @@ MODEL_KEY_DEFAULTS = {
     "model": "", "modelRevision": "", "weights": "hub", "servedModelName": "", "modelParamsBillion": "",
     "quantization": "", "dtype": "auto",
     "maxModelLen": "0", "gpuMemoryUtilization": "0.9", "extraVllmArgs": "[]",
-    "vllmImage": platform.DEFAULT_VLLM_IMAGE, "instanceSpec": "g2.1", "instanceCount": "1", "aliasName": "",
+    "vllmImage": platform.DEFAULT_VLLM_IMAGE, "instanceSpec": platform.DEFAULT_INSTANCE_SPEC,
+    "instanceCount": "1", "aliasName": "",
 }
 # The name of the one model of the one-model form (in the `models` output).
 ONE_MODEL_NAME = "default"
@@ -88,7 +89,13 @@ class ModelSettings:
         return self.resource_suffix != ""
 
     @property
+    def auto_instance_spec(self) -> bool:
+        """`instanceSpec: auto`, until the preflight picks a configuration (components/preflight.py)."""
+        return self.instance_spec == platform.AUTO_INSTANCE_SPEC
+
+    @property
     def configuration(self) -> platform.Configuration:
+        assert not self.auto_instance_spec, "the preflight picks a configuration before anything reads it"
         return platform.CONFIGURATIONS[self.instance_spec]
 
     @property
@@ -111,15 +118,8 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
         p.fail("servedModelName", served, "must not start with `-`: vLLM reads it as a flag and refuses to "
                f"start. Fix: pulumi config set servedModelName {served.lstrip('-') or 'model'}")
 
-    spec = p.text("instanceSpec") or "g2.1"
-    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
-        p.fail("instanceSpec", spec, "is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config "
-               "set instanceSpec g2.1 (or another GPU configuration: "
-               f"{', '.join(platform.GPU_CONFIGURATIONS)})")
-        instance_spec = "g2.1"
-    else:
-        instance_spec = p.one_of("instanceSpec", platform.GPU_CONFIGURATIONS, "g2.1")
-    configuration = platform.CONFIGURATIONS[instance_spec]
+    instance_spec = _parse_instance_spec(p)
+    configuration = platform.CONFIGURATIONS.get(instance_spec)
 
     quantization = p.text("quantization")
     if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
@@ -128,8 +128,6 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
                "quantization fp8 (or pulumi config rm quantization for none)")
         quantization = None
     dtype = p.one_of("dtype", platform.DTYPES, "auto")
-    if dtype == "auto" and not configuration.supports_bfloat16:
-        dtype = "half"
 
     revision = p.text("modelRevision")
     if revision is not None and not _COMMIT.match(revision):
@@ -148,14 +146,14 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
         model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
                                       "a number of billions of parameters above 0", 0.0, "7.6") or None,
         quantization=quantization,
-        dtype=dtype,
+        dtype=dtype if configuration is None else dtype_on(dtype, configuration),
         max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
                                "a whole number of tokens (0: the model's own)", 0, "8192") or None,
         gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
                                         "a fraction above 0 and at most 1", 0.9, "0.9"),
         extra_vllm_args=_parse_string_list(p, "extraVllmArgs"),
         vllm_image=p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE,
-        instance_spec=configuration.name,
+        instance_spec=instance_spec,
         instance_count=p.number("instanceCount", int, lambda n: n >= 1,
                                 "a whole number of instances, at least 1", 1, "1"),
         alias_name=p.text("aliasName") or default_alias,
@@ -165,8 +163,33 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
     if not RESOURCE_NAME.match(settings.alias_name):
         p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
                f"starting with a letter. Fix: pulumi config set aliasName {default_alias}")
-    p.problems.extend(configuration_problems(settings, configuration))
+    if configuration is not None:
+        p.problems.extend(configuration_problems(settings, configuration))
     return settings
+
+
+def _parse_instance_spec(p: ConfigParser) -> str:
+    """A GPU configuration of the table, or `auto` (the preflight picks one)."""
+    spec = p.text("instanceSpec") or platform.DEFAULT_INSTANCE_SPEC
+    choices = (platform.AUTO_INSTANCE_SPEC, *platform.GPU_CONFIGURATIONS)
+    retired = platform.RETIRED_CONFIGURATIONS.get(spec)
+    if retired is not None:
+        instead = platform.CONFIGURATIONS[retired.instead]
+        p.fail("instanceSpec", spec, f"{retired.reason}. Fix: pulumi config set instanceSpec {instead.name} "
+               f"({instead.describe()}, {instead.units_per_second} units a second, the nearest current "
+               "choice), or pulumi config set instanceSpec auto for the cheapest one the model fits")
+        return platform.DEFAULT_INSTANCE_SPEC
+    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
+        p.fail("instanceSpec", spec, "is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config "
+               "set instanceSpec auto (the cheapest GPU configuration the model fits), or one of: "
+               f"{', '.join(platform.GPU_CONFIGURATIONS)}")
+        return platform.DEFAULT_INSTANCE_SPEC
+    return p.one_of("instanceSpec", choices, platform.DEFAULT_INSTANCE_SPEC)
+
+
+def dtype_on(dtype: str, configuration: platform.Configuration) -> str:
+    """`auto` runs in half precision on a GPU without bfloat16 (V100, T4)."""
+    return "half" if dtype == "auto" and not configuration.supports_bfloat16 else dtype
 
 
 def one_model(p: ConfigParser, stack: str) -> ModelSettings:
@@ -344,13 +367,13 @@ def _check_precision(parser: ConfigParser, model: ModelSettings,
                     "vLLM quantization method supports float32. Fix: pulumi config set dtype auto (or pulumi "
                     "config rm quantization)")
     if model.dtype == "bfloat16" and not configuration.supports_bfloat16:
-        parser.fail("dtype", model.dtype, f"{configuration.gpu} has no bfloat16. "
+        parser.fail("dtype", model.dtype, f"{configuration.gpu_name} has no bfloat16. "
                     "Fix: pulumi config set dtype half (or auto, which becomes half here)")
     if model.quantization is not None and not configuration.runs_quantization(model.quantization):
         needed = platform.QUANTIZATION_MIN_CAPABILITY[model.quantization]
         have = configuration.compute_capability or (0, 0)
         parser.fail("quantization", model.quantization,
-                    f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu} "
+                    f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu_name} "
                     f"has {have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or pick "
                     "another method")
 

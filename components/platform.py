@@ -8,29 +8,62 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Source: DataSphere docs, datasphere/concepts/configurations.
-V100 = "NVIDIA V100 32 GB"
-A100 = "NVIDIA A100 80 GB"
-A100_MIG = "NVIDIA A100 MIG 1g (1/8 of an A100)"
+
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU model as a DataSphere configuration has it."""
+
+    name: str
+    # Total memory as vLLM (PyTorch) reports it at start-up, in GiB: less than the nominal size.
+    usable_gib: float
+    compute_capability: tuple[int, int]
+
+
+# Usable memory: what vLLM logged as the card's total (docs/vllm-memory.md has the log lines), or,
+# where no log exists, the nominal size less the margin a logged card of the same memory kind shows.
+# Compute capability: NVIDIA's CUDA GPUs table.
+A100_80 = Gpu("NVIDIA A100 80 GB", 79.2, (8, 0))  # logged: 79.22 GiB
+# g2.8 has "320 to 640 GB" in all (DataSphere docs): 40 GB cards are possible, so they are assumed.
+A100_40 = Gpu("NVIDIA A100 40 GB", 39.38, (8, 0))  # logged: 39.38 GiB
+# 32 GB nominal; HBM2 like the A100, whose reported total is 99% of nominal.
+V100 = Gpu("NVIDIA V100 32 GB", 31.7, (7, 0))
+T4 = Gpu("NVIDIA T4 16 GB", 14.56, (7, 5))  # logged: 14.56 GiB
+# The docs name no chip for T4i: "tensor cores and 24 GB of GDDR6 at 300 GB/s" (compute/concepts/gpus,
+# #t4i). Its memory is taken as the T4's share of nominal (GDDR6 too): 24 x 14.56 / 16 = 21.8 GiB, and
+# its compute capability as the T4's 7.5, so no bfloat16 is assumed. Those figures match an NVIDIA L4
+# (8.9, about 22 GiB usable); should it be one, the stack only refuses what an L4 would run.
+T4I = Gpu("NVIDIA T4i 24 GB", 21.8, (7, 5))
 
 
 @dataclass(frozen=True)
 class Configuration:
-    """A DataSphere compute configuration (`instanceSpec`)."""
+    """A DataSphere compute configuration (`instanceSpec`) and what it costs."""
 
     name: str
-    gpu: str | None
+    gpu: Gpu | None
     gpu_count: int
-    gpu_memory_gib: float
-    compute_capability: tuple[int, int] | None
+    # Billing units a second of one running instance (a unit: one CPU core for one second).
+    units_per_second: int
 
     @property
     def has_gpu(self) -> bool:
         return self.gpu is not None
 
     @property
+    def gpu_name(self) -> str:
+        return self.gpu.name if self.gpu else "no GPU"
+
+    @property
+    def gpu_memory_gib(self) -> float:
+        return self.gpu.usable_gib if self.gpu else 0.0
+
+    @property
+    def compute_capability(self) -> tuple[int, int] | None:
+        return self.gpu.compute_capability if self.gpu else None
+
+    @property
     def supports_bfloat16(self) -> bool:
-        # bfloat16 needs compute capability 8.0 (Ampere); V100 is 7.0.
+        # bfloat16 needs compute capability 8.0 (Ampere); V100 is 7.0 and T4 7.5.
         return self.compute_capability is not None and self.compute_capability >= (8, 0)
 
     def runs_quantization(self, method: str) -> bool:
@@ -38,35 +71,61 @@ class Configuration:
         needed = QUANTIZATION_MIN_CAPABILITY.get(method)
         return needed is None or (self.compute_capability is not None and self.compute_capability >= needed)
 
-
-def _gpu(name: str, gpu: str, count: int, memory: float, cc: tuple[int, int]) -> Configuration:
-    return Configuration(name, gpu, count, memory, cc)
-
-
-def _cpu(name: str) -> Configuration:
-    return Configuration(name, None, 0, 0.0, None)
+    def describe(self) -> str:
+        """`1 x NVIDIA T4 16 GB`."""
+        return f"{self.gpu_count} x {self.gpu_name}" if self.gpu else "CPU only"
 
 
-# Source: DataSphere docs, datasphere/concepts/configurations.
+# Sources: DataSphere docs, datasphere/concepts/configurations (the names, GPUs and their memory, from
+# _includes/datasphere/migration/configurations.md) and datasphere/pricing (units a second, from
+# _includes/datasphere/migration/pricing.md). c1.32, g1.4, g2.1, g2.2, g2.4, gt4.1 and gt4i.1 are open
+# after a top-up of 500 RUB or on request to support; c1.80 and g2.8 to legal entities on request.
 CONFIGURATIONS: dict[str, Configuration] = {
     c.name: c
     for c in (
-        _cpu("c1.4"),
-        _cpu("c1.8"),
-        _cpu("c1.32"),
-        _cpu("c1.80"),
-        _gpu("g1.1", V100, 1, 32, (7, 0)),
-        _gpu("g1.2", V100, 2, 32, (7, 0)),
-        _gpu("g1.4", V100, 4, 32, (7, 0)),
-        _gpu("g2.mig", A100_MIG, 1, 10, (8, 0)),
-        _gpu("g2.1", A100, 1, 80, (8, 0)),
-        _gpu("g2.2", A100, 2, 80, (8, 0)),
-        _gpu("g2.4", A100, 4, 80, (8, 0)),
-        _gpu("g2.8", A100, 8, 80, (8, 0)),
+        Configuration("c1.4", None, 0, 4),
+        Configuration("c1.8", None, 0, 8),
+        Configuration("c1.32", None, 0, 32),
+        Configuration("c1.80", None, 0, 80),
+        Configuration("gt4.1", T4, 1, 36),
+        Configuration("gt4i.1", T4I, 1, 50),
+        Configuration("g1.1", V100, 1, 72),
+        Configuration("g1.2", V100, 2, 144),
+        Configuration("g1.4", V100, 4, 288),
+        Configuration("g2.1", A100_80, 1, 116),
+        Configuration("g2.2", A100_80, 2, 232),
+        Configuration("g2.4", A100_80, 4, 464),
+        Configuration("g2.8", A100_40, 8, 928),
     )
 }
 
 GPU_CONFIGURATIONS: tuple[str, ...] = tuple(n for n, c in CONFIGURATIONS.items() if c.has_gpu)
+# What `instanceSpec` takes besides a configuration: the cheapest one where the model fits.
+AUTO_INSTANCE_SPEC = "auto"
+DEFAULT_INSTANCE_SPEC = "g2.1"
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A configuration the docs no longer list: why, and the nearest current one."""
+
+    reason: str
+    instead: str
+
+
+# Source: DataSphere docs, datasphere/release-notes: g2.mig (1/8 of an A100, about 10 GB, 18 units a
+# second) retired on 2023-12-20. gt4.1 is the nearest current configuration in price and memory.
+RETIRED_CONFIGURATIONS: dict[str, Retired] = {
+    "g2.mig": Retired("was retired on 2023-12-20 (DataSphere release notes): 1/8 of an A100 (about 10 GB) is "
+                      "no longer offered", "gt4.1"),
+}
+
+# Source: Yandex Cloud docs, _pricing/datasphere/rub-unit.md (newest version): one billing unit costs
+# 0.0013176 RUB with VAT (earlier versions: 0.0012, 0.001296); prices are per second of each instance,
+# from its start to its deletion (datasphere/pricing, "Эксплуатация моделей"). Months are 720 hours, as
+# in the docs' price tables.
+RUB_PER_UNIT = 0.0013176
+HOURS_PER_MONTH = 720
 
 # Source: Yandex Cloud docs, overview/concepts/geo-scope (ru-central1-c is retired).
 ZONES: tuple[str, ...] = ("ru-central1-a", "ru-central1-b", "ru-central1-d")

@@ -15,8 +15,11 @@ import pulumi
 
 from components import platform
 from components.config_parsing import ConfigError, ConfigProblem
+from components.cost import configuration_rate
 from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
 from components.memory import (
+    PROFILED_SEQUENCES,
+    PROFILED_TOKENS,
     MemoryEstimate,
     ModelSize,
     Plan,
@@ -26,21 +29,50 @@ from components.memory import (
     tokens_that_fit,
 )
 from components.model_facts import ModelFacts, ModelShape, parameters_from_name
-from components.model_settings import ModelSettings, configuration_problems
+from components.model_settings import ModelSettings, configuration_problems, dtype_on
+from components.vllm_flags import flag_number
 
 Warn = Callable[[str], None]
 
 # A shorter context than this is rarely useful for a chat model, so it is not offered as a fix.
 MIN_SUGGESTED_MODEL_LEN = 1024
 SUGGESTED_UTILIZATION = 0.95
+# How many runners-up `instanceSpec: auto` names beside its pick.
+RUNNERS_UP = 2
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What `instanceSpec: auto` picked: the cheapest configuration the model runs and fits on, and
+    the next cheapest ones."""
+
+    picked: MemoryEstimate
+    runners_up: tuple[MemoryEstimate, ...]
+
+    def summary(self, entry: str | None = None) -> str:
+        """One line for the preview: the pick, why, and what the next choices cost."""
+        label = f"instanceSpec [{entry}]" if entry else "instanceSpec"
+        picked = self.picked
+        c = picked.plan.configuration
+        others = ", ".join(f"{e.plan.configuration.name} ({e.plan.configuration.describe()}, "
+                           f"{configuration_rate(e.plan.configuration).rub_per_hour:,.2f} RUB/h)"
+                           for e in self.runners_up)
+        return (f"{label}: auto picked {c.name} ({c.describe()}, "
+                f"{configuration_rate(c).rub_per_hour:,.2f} RUB/h an instance), the cheapest configuration "
+                f"where {picked.model} runs and fits at maxModelLen {picked.plan.max_model_len} in "
+                f"{picked.plan.precision} (needs {gib(picked.needed_bytes)} of {gib(picked.available_bytes)} "
+                f"GiB); next: {others or 'none'}. Set instanceSpec to keep a configuration whatever the "
+                "prices or the model do")
 
 
 @dataclass(frozen=True)
 class ModelChecked:
-    """A model that passed the preflight: pinned to the commit it serves, and its memory estimate."""
+    """A model that passed the preflight: pinned to the commit it serves and to a configuration, its
+    memory estimate, and with `instanceSpec: auto` the choice."""
 
     model: ModelSettings
     memory: MemoryEstimate
+    choice: Choice | None = None
 
 
 def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) -> ModelChecked:
@@ -53,8 +85,13 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
             raise ConfigError([_gated_from_hub(settings)]) from None
         raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
     problems = _weights_problems(settings, loaded, hugging_face_token is not None)
+    choice = None
     try:
-        result = check_model(settings, loaded, warn=pulumi.log.warn)
+        if settings.auto_instance_spec:
+            choice = choose_configuration(settings, loaded, warn=pulumi.log.warn)
+            result = choice.picked
+        else:
+            result = check_model(settings, loaded, warn=pulumi.log.warn)
     except ConfigError as error:
         problems += error.problems
     if problems:
@@ -62,8 +99,66 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
     assert loaded.revision is not None, "an unknown commit is a problem of _weights_problems"
     weights_bytes = loaded.facts.stored_bytes or result.weights_bytes
     label = settings.name if settings.listed else None
+    if choice is not None:
+        pulumi.log.info(choice.summary(label))
     pulumi.log.info(f"{result.summary(label)}; {image_size(settings, weights_bytes)}")
-    return ModelChecked(replace(settings, model_revision=loaded.revision), result)
+    model = replace(on_configuration(settings, result.plan.configuration), model_revision=loaded.revision)
+    return ModelChecked(model, result, choice)
+
+
+def on_configuration(settings: ModelSettings, configuration: platform.Configuration) -> ModelSettings:
+    """The model's settings as they run on `configuration`: its name, and the dtype `auto` becomes there."""
+    return replace(settings, instance_spec=configuration.name,
+                   dtype=dtype_on(settings.dtype, configuration))
+
+
+def by_price() -> list[platform.Configuration]:
+    """GPU configurations, cheapest first; a tie goes by name, so a pick never depends on table order."""
+    return sorted((platform.CONFIGURATIONS[name] for name in platform.GPU_CONFIGURATIONS),
+                  key=lambda c: (c.units_per_second, c.name))
+
+
+def fitting_configurations(settings: ModelSettings, loaded: LoadedFacts
+                           ) -> tuple[list[tuple[MemoryEstimate, list[str]]], list[ConfigProblem]]:
+    """Every GPU configuration the model runs and fits on, cheapest first, each with the warnings its
+    check gave; and when none does, the problems on the one with the most memory the model runs on."""
+    fitting: list[tuple[MemoryEstimate, list[str]]] = []
+    refusals: list[tuple[platform.Configuration, list[ConfigProblem]]] = []
+    for configuration in by_price():
+        trial = on_configuration(settings, configuration)
+        problems = configuration_problems(trial, configuration)
+        warnings: list[str] = []
+        if not problems:
+            try:
+                fitting.append((check_model(trial, loaded, warnings.append), warnings))
+                continue
+            except ConfigError as error:
+                problems = error.problems
+        refusals.append((configuration, problems))
+    if fitting:
+        return fitting, []
+    runnable = [r for r in refusals if not configuration_problems(on_configuration(settings, r[0]), r[0])]
+    largest, problems = max(runnable or refusals,
+                            key=lambda r: (r[0].gpu_memory_gib * r[0].gpu_count, -r[0].units_per_second))
+    # What no configuration changes (a length beyond the model's own, a wrong method) keeps its own key.
+    found = [problem for problem in problems if problem.key != "instanceSpec"]
+    why = [problem.message for problem in problems if problem.key == "instanceSpec"]
+    if why or not found:
+        found.append(ConfigProblem("instanceSpec", platform.AUTO_INSTANCE_SPEC, (
+            f"found no configuration where {settings.model} runs and fits; on the one with the most "
+            f"memory, {largest.name}: " + " ".join(why or [p.message for p in problems]))))
+    return [], found
+
+
+def choose_configuration(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> Choice:
+    """`instanceSpec: auto`: the cheapest configuration the model runs and fits on."""
+    fitting, problems = fitting_configurations(settings, loaded)
+    if problems:
+        raise ConfigError(problems)
+    (picked, warnings), *rest = fitting
+    for message in warnings:
+        warn(message)
+    return Choice(picked, tuple(estimate for estimate, _ in rest[:RUNNERS_UP]))
 
 
 def model_problems(settings: ModelSettings, hugging_face_token: str | None
@@ -153,8 +248,11 @@ def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> Mem
         raise ConfigError(problems)
     # With the context length unknown, whether the weights fit at all is still worth telling now:
     # ask it for the shortest context a fix would offer.
+    args = settings.extra_vllm_args
     plan = Plan(settings.configuration, _dtype(settings, facts), quantization,
-                max_model_len or MIN_SUGGESTED_MODEL_LEN, settings.gpu_memory_utilization)
+                max_model_len or MIN_SUGGESTED_MODEL_LEN, settings.gpu_memory_utilization,
+                batched_tokens=flag_number(args, "--max-num-batched-tokens") or PROFILED_TOKENS,
+                sequences=flag_number(args, "--max-num-seqs") or PROFILED_SEQUENCES)
     result = estimate(settings.model, size, plan)
     if size.shape is not None and not divides_heads(size.shape, plan.tensor_parallel_size):
         problems.append(_heads_problem(settings, size, plan, size.shape))
@@ -248,7 +346,7 @@ def _quantization(settings: ModelSettings, facts: ModelFacts, warn: Warn,
             have = configuration.compute_capability or (0, 0)
             problems.append(ConfigProblem("model", settings.model, (
                 f"is a checkpoint quantized with {checkpoint}, which needs compute capability "
-                f"{needed[0]}.{needed[1]}; the {configuration.gpu} of {configuration.name} has "
+                f"{needed[0]}.{needed[1]}; the {configuration.gpu_name} of {configuration.name} has "
                 f"{have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or serve the "
                 "model's unquantized version")))
     return chosen or checkpoint
@@ -279,28 +377,27 @@ def _runs_on(settings: ModelSettings, size: ModelSize, plan: Plan,
 
 
 def _configurations_that_fit(settings: ModelSettings, size: ModelSize, plan: Plan) -> list[MemoryEstimate]:
-    """Every other GPU configuration the model would run and fit on, smallest first."""
+    """Every other GPU configuration the model would run and fit on, cheapest first."""
     found = []
-    for name in platform.GPU_CONFIGURATIONS:
-        configuration = platform.CONFIGURATIONS[name]
+    for configuration in by_price():
         if configuration == plan.configuration or not _runs_on(settings, size, plan, configuration):
             continue
         candidate = estimate(settings.model, size, replace(plan, configuration=configuration))
         if candidate.fits:
             found.append(candidate)
-    return sorted(found, key=lambda e: e.available_bytes)
+    return found
 
 
 def _describe(result: MemoryEstimate) -> str:
     c = result.plan.configuration
-    return f"{c.gpu_count} x {c.gpu}: needs {gib(result.needed_bytes)} of {gib(result.available_bytes)} GiB"
+    return f"{c.describe()}: needs {gib(result.needed_bytes)} of {gib(result.available_bytes)} GiB"
 
 
 def _heads_problem(settings: ModelSettings, size: ModelSize, plan: Plan, shape: ModelShape) -> ConfigProblem:
     fits = [c.plan.configuration.name for c in _configurations_that_fit(settings, size, plan)]
     if fits:
-        others = f" (or {', '.join(fits[:-1])})" if len(fits) > 1 else ""
-        fix = f"pulumi config set instanceSpec {fits[-1]}{others}"
+        others = f" (or, dearer, {', '.join(fits[1:])})" if len(fits) > 1 else ""
+        fix = f"pulumi config set instanceSpec {fits[0]}{others}"
     else:
         fix = "no configuration in the table both splits and fits it; serve a smaller model"
     return ConfigProblem("instanceSpec", plan.configuration.name, (
@@ -369,8 +466,8 @@ def _fit_problem(settings: ModelSettings, result: MemoryEstimate) -> ConfigProbl
               else "Fix: nothing in the DataSphere table fits it; serve a smaller model")
     return ConfigProblem("instanceSpec", c.name, (
         f"{settings.model} does not fit: vLLM needs about {gib(result.needed_bytes)} GiB and {c.name} "
-        f"gives it {gib(result.available_bytes)} GiB ({c.gpu_count} x {c.gpu} x gpuMemoryUtilization "
+        f"gives it {gib(result.available_bytes)} GiB ({c.describe()} x gpuMemoryUtilization "
         f"{plan.gpu_memory_utilization}). Needed: weights {gib(result.weights_bytes)} GiB "
         f"({billions(size.parameters)} parameters, {plan.precision}) + KV cache "
         f"{gib(result.kv_cache_bytes)} GiB for maxModelLen {plan.max_model_len} + runtime overhead "
-        f"{gib(result.overhead_bytes)} GiB. {advice}"))
+        f"{gib(result.overhead_bytes)} GiB{result.doubt()}. {advice}"))

@@ -17,6 +17,7 @@ import pulumi
 from components.cloud.credentials import CredentialsError
 from components.cloud.http import ApiError
 from components.cloud.provider import program_client
+from components.cost import StackCost, spend_cap_message, stack_cost
 from components.datasphere.api import DatasphereClient
 from components.datasphere.project_settings import OWNER_LABEL, owner_stack, taken_by_label
 from components.memory import MemoryEstimate
@@ -37,11 +38,22 @@ ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
 @dataclass(frozen=True)
 class Checked:
     """What the checks found that the stack is built on: the settings with every model pinned to the
-    commit it serves, and `memory` by model name."""
+    commit it serves and to a configuration, `memory` by model name, and what the nodes cost."""
 
     settings: Settings
     memory: Mapping[str, MemoryEstimate]
     existing_subnet: ExistingSubnet | None
+    cost: StackCost
+
+
+def spend_cap_problems(settings: Settings, models: list[ModelSettings]
+                       ) -> tuple[StackCost, list[ConfigProblem]]:
+    """What the models cost, printed as the preview's `cost` line, and whether the cap lets them run."""
+    cost = stack_cost((m.name, m.configuration, m.instance_count) for m in models)
+    pulumi.log.info(cost.summary(labelled=not settings.one_model_form))
+    message = spend_cap_message(settings.max_units_per_hour, cost)
+    return cost, [] if message is None else [
+        ConfigProblem("maxUnitsPerHour", settings.max_units_per_hour, message)]
 
 
 def project_problems(settings: Settings, zone_checked: bool = True) -> list[ConfigProblem]:
@@ -103,7 +115,12 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
         found += registry_problems(settings)
     if "datasphereProjectId" not in refused:
         found += project_problems(settings, zone_checked="zone" not in refused)
+    cost = None
+    # The cap is judged on every node's configuration, known once each model passed its preflight.
+    if len(pinned) == len(settings.models) and "maxUnitsPerHour" not in refused:
+        cost, more = spend_cap_problems(settings, pinned)
+        found += more
     if found:
         raise ConfigError(found)
-    assert len(pinned) == len(settings.models), "the preflight ran for every model, since nothing was refused"
-    return Checked(replace(settings, models=tuple(pinned)), memory, existing_subnet)
+    assert cost is not None, "the preflight ran for every model, since nothing was refused"
+    return Checked(replace(settings, models=tuple(pinned)), memory, existing_subnet, cost)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.client import ClientAccess, curl_example
+from components.cost import StackCost
 from components.datasphere.api import alias_full_name, alias_headers
 from components.datasphere.component import Datasphere, alias_groups
 from components.folder import Folder
@@ -20,8 +21,8 @@ from components.registry import Registry
 from components.settings import Settings, stack_slug
 
 # The outputs of one model, at the top of the stack's outputs while it serves just one.
-ONE_MODEL_OUTPUTS = ("imageRef", "modelRevision", "nodeId", "aliasFullName", "servedModelName", "headers",
-                     "curlExample", "memoryEstimate")
+ONE_MODEL_OUTPUTS = ("imageRef", "modelRevision", "instanceSpec", "nodeId", "aliasFullName",
+                     "servedModelName", "headers", "curlExample", "memoryEstimate")
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,13 @@ class VllmDatasphere(pulumi.ComponentResource):
     images: dict[str, Image]
     datasphere: Datasphere
     memory: dict[str, MemoryEstimate]
+    cost: StackCost
     client: ClientAccess | None
 
     def __init__(self, name: str, checked: Checked, opts: pulumi.ResourceOptions | None = None) -> None:
         settings = self.settings = checked.settings
         self.memory = dict(checked.memory)
+        self.cost = checked.cost
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = resource_labels(pulumi.get_stack())
@@ -74,7 +77,7 @@ class VllmDatasphere(pulumi.ComponentResource):
             registry_id=registry.registry_id,
             pull_key_secret=identity.pull_key.secret,
         )
-        self.datasphere = Datasphere(base, settings, self.foundation,
+        self.datasphere = Datasphere(base, settings, self.foundation, checked.cost.rollout_units_per_hour,
                                      {n: image.image_ref for n, image in self.images.items()}, labels,
                                      opts=child)
         self.client = (ClientAccess(f"{base}-client", folder.folder_id, settings.datasphere_project_id,
@@ -90,6 +93,7 @@ class VllmDatasphere(pulumi.ComponentResource):
         return {
             "imageRef": self.images[model.name].image_ref,
             "modelRevision": pulumi.Output.from_input(model.model_revision),
+            "instanceSpec": pulumi.Output.from_input(model.instance_spec),
             "nodeId": d.nodes[model.name].id,
             "aliasFullName": pulumi.Output.from_input(alias_full_name(model.alias_name)),
             "aliasNodeIds": pulumi.Output.all(*(d.nodes[m.name].id for m in members)),
@@ -115,6 +119,7 @@ class VllmDatasphere(pulumi.ComponentResource):
             "secretName": pulumi.Output.from_input(d.secret_name),
             "endpointUrl": pulumi.Output.from_input(d.endpoint_url),
             "models": pulumi.Output.from_input(per_model),
+            "cost": pulumi.Output.from_input(self.cost.as_output()),
         }
         if len(per_model) == 1:
             [only] = per_model.values()

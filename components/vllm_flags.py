@@ -59,3 +59,16 @@ def positional_arguments(args: Sequence[str]) -> list[str]:
         if not item.startswith("-") and not takes_value:
             found.append(item)
     return found
+
+
+def flag_number(args: Sequence[str], flag: str) -> int | None:
+    """The whole number the last `flag` in `args` sets (`--flag N`, `--flag=N`, `_` for `-`), or None."""
+    found = None
+    for index, item in enumerate(args):
+        name, _, value = item.partition("=")
+        if "--" + name[2:].replace("_", "-") != flag or not name.startswith("--"):
+            continue
+        if not value and index + 1 < len(args):
+            value = args[index + 1]
+        found = int(value) if value.isdigit() else found
+    return found

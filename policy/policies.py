@@ -42,7 +42,7 @@ SECRET_OUTPUTS = {SERVICE_ACCOUNT_KEY: "privateKey", DATASPHERE_SECRET: "content
 REGISTRY_ROLE_PREFIX = "cloud-registry."
 REGISTRY_HOST = "registry.yandexcloud.net"
 DIGEST_PINNED = re.compile(rf"^{re.escape(REGISTRY_HOST)}/[a-z0-9]+/[a-z0-9._/-]+@sha256:[0-9a-f]{{64}}$")
-DEFAULT_ALLOWED_SPECS = ("g2.mig", "g2.1", "g2.2")
+DEFAULT_ALLOWED_SPECS = ("gt4.1", "gt4i.1", "g2.1", "g2.2")
 
 
 def node_image_is_digest_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:

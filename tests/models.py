@@ -12,7 +12,7 @@ AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 THREE = [
     {"name": "chat", "model": QWEN, "servedModelName": "chat", "maxModelLen": 16384},
-    {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "g2.mig", "maxModelLen": 4096},
+    {"name": "small", "model": AWQ, "quantization": "awq", "instanceSpec": "gt4.1", "maxModelLen": 4096},
     {"name": "llama", "model": LLAMA_8B, "maxModelLen": 8192, "instanceCount": 2, "weights": "image"},
 ]
 # A read token for the gated model of THREE (its image build downloads the weights).

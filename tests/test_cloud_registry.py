@@ -37,7 +37,7 @@ SOMEONE = {"roleId": "cloud-registry.admin", "subject": {"id": "ajeperson0000000
 
 @pytest.fixture(scope="module")
 def program() -> ProgramRun:
-    return run_program(FAST | {f"{PROJECT}:maxUnitsPerHour": "20"})
+    return run_program(FAST | {f"{PROJECT}:maxUnitsPerHour": "849600"})
 
 
 def registry_inputs(engine: Engine, run: ProgramRun) -> dict:

@@ -30,7 +30,7 @@ from tests.provider_host import Engine, ProviderError, dynamic_inputs
 
 @pytest.fixture(scope="module")
 def program() -> ProgramRun:
-    return run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20"})
+    return run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "849600"})
 
 
 def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
@@ -41,7 +41,7 @@ def test_full_create(fake: FakeDatasphere, engine: Engine, program: ProgramRun) 
     assert project["settings"] == {"serviceAccountId": program.outputs["serviceAccountId"],
                                    "defaultFolderId": program.outputs["folderId"],
                                    "subnetId": program.outputs["subnetId"]}
-    assert project["limits"] == {"maxUnitsPerHour": 20}
+    assert project["limits"] == {"maxUnitsPerHour": 849600}
 
     [registry] = fake.registry.registries.values()
     assert (registry["name"], registry["kind"], registry["type"], registry["status"]) == (
@@ -110,7 +110,7 @@ def test_image_change_rolls_out_through_the_alias_without_errors(fake: FakeDatas
     deploy(engine, program)
     old_node = engine.state[NODE].id
     with calling_the_alias(fake, "datasphere.user.vllm-dev", program.outputs["folderId"]) as answers:
-        changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
+        changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "849600",
                                       "vllm-datasphere:maxModelLen": "8192"})
         assert changed.outputs["imageRef"] != program.outputs["imageRef"]
         result = deploy(engine, changed)
@@ -256,7 +256,7 @@ def test_a_failed_node_is_kept_for_its_logs_when_asked(fake: FakeDatasphere, eng
 def test_no_secret_or_token_leaks(fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
     deploy(engine, program)
     fake.fail_next_operation("node")
-    changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "20",
+    changed = run_program(FAST | {"vllm-datasphere:maxUnitsPerHour": "849600",
                                   "vllm-datasphere:maxModelLen": "4096"})
     with pytest.raises(ProviderError) as error:
         up_one(engine, changed, NODE)

@@ -46,7 +46,7 @@ def test_each_model_has_its_image_and_node(three: ProgramRun) -> None:
     assert images["vllm-dev-llama"].inputs["buildArgs"]["MODEL_ID"] == THREE[2]["model"]
     assert images["vllm-dev-llama"].inputs["secrets"] == Secret({"hf_token": TOKEN})
     assert "secrets" not in images["vllm-dev-chat"].inputs
-    assert nodes["vllm-dev-small"].inputs["instanceSpec"] == "g2.mig"
+    assert nodes["vllm-dev-small"].inputs["instanceSpec"] == "gt4.1"
     assert nodes["vllm-dev-llama"].inputs["instanceCount"] == 2
     assert nodes["vllm-dev-chat"].inputs["servedModelName"] == "chat"
 
@@ -96,7 +96,7 @@ def test_a_canary_is_one_alias_over_two_nodes() -> None:
 def test_the_models_output_has_what_a_client_of_each_needs(three: ProgramRun) -> None:
     outputs = three.outputs
     assert set(outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "projectId",
-                            "secretName", "endpointUrl", "models"}
+                            "secretName", "endpointUrl", "models", "cost"}
     chat = outputs["models"]["chat"]
     assert chat["aliasFullName"] == "datasphere.user.vllm-dev-chat"
     assert chat["servedModelName"] == "chat"
@@ -104,7 +104,7 @@ def test_the_models_output_has_what_a_client_of_each_needs(three: ProgramRun) ->
                                "x-folder-id": outputs["folderId"]}
     assert "x-node-alias: datasphere.user.vllm-dev-chat" in chat["curlExample"]
     assert '"model": "chat"' in chat["curlExample"]
-    assert outputs["models"]["small"]["memoryEstimate"]["instanceSpec"] == "g2.mig"
+    assert outputs["models"]["small"]["memoryEstimate"]["instanceSpec"] == "gt4.1"
     assert not three.secret_outputs
 
 
@@ -148,7 +148,7 @@ def test_every_entrys_problems_and_the_stacks_come_in_one_error() -> None:
     assert "Fix: pulumi config set --path 'models[1].weights' image" in gated
     big = error.value.problems[3].message
     assert big.startswith(f"{LLAMA_70B} does not fit: vLLM needs about")
-    assert "pulumi config set --path 'models[1].instanceSpec' g2.4" in big
+    assert "pulumi config set --path 'models[1].instanceSpec' g2.4 (4 x NVIDIA A100 80 GB" in big
     assert "[big] vllm-datasphere:models[1].instanceSpec = 'g2.1'" in str(error.value)
     assert TOKEN not in str(error.value)
 

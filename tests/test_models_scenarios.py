@@ -155,7 +155,7 @@ def test_a_second_stack_is_refused_a_project_the_first_set_up(fake: FakeDatasphe
     assert project["labels"][OWNER_LABEL].startswith("prod-")
     with pytest.raises(ProviderError, match="is set up by stack prod"):
         engine.up(SETTINGS, engine.program_inputs(default_run, default_run.one(
-            "pulumi-python:dynamic/datasphere:ProjectSettings")) | {"maxUnitsPerHour": 5})
+            "pulumi-python:dynamic/datasphere:ProjectSettings")) | {"maxUnitsPerHour": 900000})
     engine.destroy([SETTINGS])
     assert project["settings"]["serviceAccountId"] == "ajeprodaccount000000"
     assert project["labels"][OWNER_LABEL].startswith("prod-")
@@ -171,7 +171,7 @@ def test_settings_changed_by_hand_are_not_overwritten_silently(fake: FakeDatasph
     up_one(engine, default_run, SETTINGS)
     project = fake.projects[PROJECT_ID]
     project["settings"]["subnetId"] = "e9bsomeoneelses00000"
-    inputs = dynamic_inputs(default_run, "ProjectSettings") | {"maxUnitsPerHour": 5}
+    inputs = dynamic_inputs(default_run, "ProjectSettings") | {"maxUnitsPerHour": 900000}
     with pytest.raises(ProviderError) as error:
         engine.up(SETTINGS, inputs)
     assert (f"DataSphere project {PROJECT_ID}: its subnetId is 'e9bsomeoneelses00000', which this stack "

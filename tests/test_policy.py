@@ -78,7 +78,7 @@ def all_violations(registration: Registration) -> dict[str, list[str]]:
 
 
 def test_a_compliant_program_passes_every_policy() -> None:
-    run = run_program({f"{PROJECT}:maxUnitsPerHour": "20", f"{PROJECT}:clientServiceAccount": "true"})
+    run = run_program({f"{PROJECT}:maxUnitsPerHour": "849600", f"{PROJECT}:clientServiceAccount": "true"})
     assert {r.name: v for r in run.registrations if (v := all_violations(r))} == {}
     [image] = run.of_type(IMAGE)
     assert policy("registry-password-secret").remediate(
@@ -166,7 +166,7 @@ def test_the_instance_spec_allowlist_comes_from_the_policy_config() -> None:
     node = {"instanceSpec": "g2.8"}
     [message] = violations("allowed-instance-specs", args_for(NODE, node, name="vllm-dev"))
     assert message.startswith("node vllm-dev asks for 'g2.8', which this repository's policy does not allow "
-                              "(allowed: g2.mig, g2.1, g2.2).")
+                              "(allowed: gt4.1, gt4i.1, g2.1, g2.2).")
     allow = {"allowedInstanceSpecs": ["g2.8"]}
     assert violations("allowed-instance-specs", args_for(NODE, node, config=allow)) == []
     assert violations("allowed-instance-specs", args_for(NODE, {"instanceSpec": "g2.1"})) == []
@@ -202,9 +202,9 @@ def test_policy_dir_is_the_pack_path_the_workflow_uses() -> None:
 def test_every_node_of_several_models_is_checked() -> None:
     entries = [{"name": "chat", "model": "Qwen/Qwen2.5-7B-Instruct"},
                {"name": "small", "model": "Qwen/Qwen2.5-7B-Instruct-AWQ", "quantization": "awq",
-                "instanceSpec": "g2.mig", "maxModelLen": 4096},
+                "instanceSpec": "gt4.1", "maxModelLen": 4096},
                {"name": "big", "model": "Qwen/Qwen2.5-7B-Instruct", "instanceSpec": "g2.4"}]
-    run = run_program({f"{PROJECT}:maxUnitsPerHour": "20", f"{PROJECT}:model": None,
+    run = run_program({f"{PROJECT}:maxUnitsPerHour": "4449600", f"{PROJECT}:model": None,
                        f"{PROJECT}:models": json.dumps(entries)})
     found = {r.name: sorted(v) for r in run.registrations if (v := all_violations(r))}
     assert found == {"vllm-dev-big": ["allowed-instance-specs"]}

@@ -148,7 +148,7 @@ def test_the_first_up_after_the_upgrade_moves_the_node_to_cloud_registry(fake: F
     old_node = engine.state[NODE].id
     seen = len(fake.requests)
 
-    run = run_program(FAST | {f"{PROJECT}:maxUnitsPerHour": "20"})
+    run = run_program(FAST | {f"{PROJECT}:maxUnitsPerHour": "849600"})
     done = engine.up_program(run)
     # The project settings are updated once, to mark the project as this stack's (its owner label).
     assert done == dict.fromkeys(EVERYTHING, "created") | {

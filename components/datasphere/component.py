@@ -44,7 +44,7 @@ class Datasphere(pulumi.ComponentResource):
     project_id: str
     endpoint_url: str
 
-    def __init__(self, name: str, settings: Settings, foundation: NodeFoundation,
+    def __init__(self, name: str, settings: Settings, foundation: NodeFoundation, min_units_per_hour: int,
                  image_refs: dict[str, pulumi.Output[str]], labels: dict[str, str],
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Datasphere", name, None, opts)
@@ -54,7 +54,8 @@ class Datasphere(pulumi.ComponentResource):
         project = ProjectSettings(
             name, project_id=project_id, service_account_id=foundation.service_account_id,
             default_folder_id=foundation.folder_id, subnet_id=foundation.subnet_id,
-            max_units_per_hour=settings.max_units_per_hour, owner_stack=stack_slug(pulumi.get_stack()),
+            max_units_per_hour=settings.max_units_per_hour, min_units_per_hour=min_units_per_hour,
+            owner_stack=stack_slug(pulumi.get_stack()),
             adopt=settings.adopt_project_settings, opts=child,
         )
         self.secret_name = f"{name}-pull-key"

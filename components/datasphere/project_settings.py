@@ -38,6 +38,9 @@ SETTINGS = {"serviceAccountId": "serviceAccountId", "defaultFolderId": "defaultF
             "subnetId": "subnetId"}
 # `adopt` too: turning it on is how a stack takes a project back.
 IN_PLACE = (*SETTINGS, "maxUnitsPerHour", "ownerStack", "adopt")
+# Checked, never sent: the least cap under which the stack's nodes run, updates included
+# (components/cost.py). It changes nothing in the project, so it is not diffed.
+CHECK_ONLY = ("minUnitsPerHour",)
 # A project label (keys and values: lowercase letters, digits, `-` and `_`, api-ref/Project/update).
 OWNER_LABEL = "vllm-datasphere-owner"
 ADOPT_FIX = "pulumi config set adoptProjectSettings true"
@@ -95,6 +98,12 @@ def _state(props: dict[str, Any], previous: dict[str, Any], owner: str) -> dict[
     return {"previous": previous, "owner": owner, "written": {key: props[key] for key in SETTINGS}}
 
 
+def _cap_too_low(cap: int, needed: int) -> str:
+    return (f"maxUnitsPerHour {cap} is below {needed:,}, the units an hour this stack's nodes use during a "
+            "rollout (each new node beside its old one); DataSphere would stop them. Fix: pulumi config set "
+            f"maxUnitsPerHour {needed}, or 0 for no cap")
+
+
 class ProjectSettingsProvider(DatasphereProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", *SETTINGS, "ownerStack"])
@@ -106,6 +115,10 @@ class ProjectSettingsProvider(DatasphereProvider):
             given = news.get("maxUnitsPerHour")
             failures.append(CheckFailure(
                 "maxUnitsPerHour", f"maxUnitsPerHour must be a whole number >= 0 (0: no cap), got {given!r}"))
+        needed = news.get("minUnitsPerHour", 0)
+        needed = whole_number(needed) if is_known(needed) else None
+        if is_known(cap) and cap is not None and needed and 0 < cap < needed:
+            failures.append(CheckFailure("maxUnitsPerHour", _cap_too_low(cap, needed)))
         if is_known(news.get("adopt")) and not isinstance(news.get("adopt"), bool):
             failures.append(CheckFailure("adopt", f"adopt must be true or false, got {news['adopt']!r}"))
         return CheckResult(news, failures)
@@ -191,7 +204,7 @@ class ProjectSettingsProvider(DatasphereProvider):
 class ProjectSettings(Resource, module="datasphere", name="ProjectSettings"):
     def __init__(self, name: str, project_id: pulumi.Input[str], service_account_id: pulumi.Input[str],
                  default_folder_id: pulumi.Input[str], subnet_id: pulumi.Input[str],
-                 max_units_per_hour: int, owner_stack: str, adopt: bool,
+                 max_units_per_hour: int, min_units_per_hour: int, owner_stack: str, adopt: bool,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ProjectSettingsProvider(), name, {
             "projectId": project_id,
@@ -199,6 +212,7 @@ class ProjectSettings(Resource, module="datasphere", name="ProjectSettings"):
             "defaultFolderId": default_folder_id,
             "subnetId": subnet_id,
             "maxUnitsPerHour": max_units_per_hour,
+            "minUnitsPerHour": min_units_per_hour,
             "ownerStack": owner_stack,
             "adopt": adopt,
         }, opts)
