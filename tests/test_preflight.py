@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from components.hub import LoadedFacts
-from components.memory import GIB, ModelSize, Plan, kv_bytes_per_token
+from components.memory import GIB, ModelSize, Overhead, Plan, kv_bytes_per_token
 from components.model_facts import ModelFacts, facts_from_hub
 from components.model_settings import ModelSettings
 from components.platform import CONFIGURATIONS
@@ -52,13 +52,14 @@ def refusal(model: str, loaded: LoadedFacts | None = None, **raw: str) -> tuple[
 
 
 @pytest.mark.parametrize(("model", "raw", "needed", "available"), [
-    (QWEN, {}, 17.9, 72.0),
-    (QWEN, {"maxModelLen": "8192"}, 16.6, 72.0),
-    (QWEN_AWQ, {"instanceSpec": "g2.mig"}, 8.9, 9.0),
-    (LLAMA_70B, {"instanceSpec": "g2.2", "maxModelLen": "8192"}, 137.9, 144.0),
-    (LLAMA_70B, {"instanceSpec": "g2.2", "quantization": "fp8"}, 116.3, 144.0),
-    (LLAMA_70B, {"instanceSpec": "g2.4"}, 179.4, 288.0),
-    (LLAMA_70B, {"instanceSpec": "g2.8"}, 187.4, 576.0),
+    (QWEN, {}, 17.5, 71.3),
+    (QWEN, {"maxModelLen": "8192"}, 16.2, 71.3),
+    (QWEN, {"instanceSpec": "gt4i.1"}, 17.5, 19.6),
+    (QWEN_AWQ, {"instanceSpec": "gt4.1"}, 8.5, 13.1),
+    (LLAMA_70B, {"instanceSpec": "g2.2", "maxModelLen": "8192"}, 137.6, 142.6),
+    (LLAMA_70B, {"instanceSpec": "g2.2", "quantization": "fp8"}, 116.0, 142.6),
+    (LLAMA_70B, {"instanceSpec": "g2.4"}, 178.4, 285.1),
+    (LLAMA_70B, {"instanceSpec": "g2.8"}, 185.1, 283.5),
 ])
 def test_what_fits(model: str, raw: dict[str, str], needed: float, available: float) -> None:
     result = check_model(settings(model, **raw), recorded(model), Warnings())
@@ -67,29 +68,29 @@ def test_what_fits(model: str, raw: dict[str, str], needed: float, available: fl
 
 
 REFUSED = [
-    (QWEN, {"instanceSpec": "g2.mig"}, "instanceSpec",
-     "Qwen/Qwen2.5-7B-Instruct does not fit: vLLM needs about 17.9 GiB and g2.mig gives it 9.0 GiB "
-     "(1 x NVIDIA A100 MIG 1g (1/8 of an A100) x gpuMemoryUtilization 0.9). Needed: weights 14.2 GiB "
-     "(7.6B parameters, bfloat16) + KV cache 1.8 GiB for maxModelLen 32768 + runtime overhead 2.0 GiB. "
-     "Fixes that would pass: pulumi config set instanceSpec g2.1 (1 x NVIDIA A100 80 GB: needs 17.9 "
-     "of 72.0 GiB); or serve a 4-bit AWQ checkpoint of the model "
-     "(https://huggingface.co/models?search=Qwen2.5-7B-Instruct-AWQ) with pulumi config set "
-     "quantization awq and pulumi config set maxModelLen 30720"),
+    (QWEN, {"instanceSpec": "gt4.1"}, "instanceSpec",
+     "Qwen/Qwen2.5-7B-Instruct does not fit: vLLM needs about 17.5 GiB and gt4.1 gives it 13.1 GiB "
+     "(1 x NVIDIA T4 16 GB x gpuMemoryUtilization 0.9). Needed: weights 14.2 GiB (7.6B parameters, float16) "
+     "+ KV cache 1.8 GiB for maxModelLen 32768 + runtime overhead 1.5 GiB. Fixes that would pass: pulumi "
+     "config set instanceSpec gt4i.1 (1 x NVIDIA T4i 24 GB: needs 17.5 of 19.6 GiB); or pulumi config set "
+     "quantization fp8, which quantizes the weights to 8 bits as they load (needs about 11.1 of 13.1 GiB); "
+     "or serve a 4-bit AWQ checkpoint of the model (https://huggingface.co/models?search=Qwen2.5-7B-"
+     "Instruct-AWQ) with pulumi config set quantization awq (needs about 8.6 of 13.1 GiB)"),
     (LLAMA_70B, {}, "instanceSpec",
-     "needs about 173.4 GiB and g2.1 gives it 72.0 GiB"),
+     "needs about 173.0 GiB and g2.1 gives it 71.3 GiB"),
     (LLAMA_70B, {"instanceSpec": "g2.2"}, "instanceSpec",
-     "Fixes that would pass: pulumi config set instanceSpec g2.4 (4 x NVIDIA A100 80 GB: needs 179.4 "
-     "of 288.0 GiB); or pulumi config set quantization fp8, which quantizes the weights to 8 bits as "
-     "they load (needs about 116.3 of 144.0 GiB); or serve a 4-bit AWQ checkpoint of the model "
+     "Fixes that would pass: pulumi config set instanceSpec g2.4 (4 x NVIDIA A100 80 GB: needs 178.4 "
+     "of 285.1 GiB); or pulumi config set quantization fp8, which quantizes the weights to 8 bits as "
+     "they load (needs about 116.0 of 142.6 GiB); or serve a 4-bit AWQ checkpoint of the model "
      "(https://huggingface.co/models?search=Llama-3.1-70B-Instruct-AWQ) with pulumi config set "
-     "quantization awq (needs about 93.3 of 144.0 GiB); or pulumi config set maxModelLen 27648 (the "
-     "KV cache has room for about 28126 tokens)"),
+     "quantization awq (needs about 93.0 of 142.6 GiB); or pulumi config set maxModelLen 23552 (the "
+     "KV cache has room for about 24464 tokens)"),
     (LLAMA_70B, {"instanceSpec": "g2.2", "maxModelLen": "32768", "gpuMemoryUtilization": "0.85"},
-     "instanceSpec", "or pulumi config set gpuMemoryUtilization 0.95 (needs 145.4 of 152.0 GiB)"),
+     "instanceSpec", "or pulumi config set gpuMemoryUtilization 0.95 (needs 145.1 of 150.5 GiB)"),
     (QWEN, {"instanceSpec": "g2.8"}, "instanceSpec",
      "runs vLLM with tensor-parallel size 8 (its GPU count), which must divide the 28 attention heads "
      "(4 KV heads) of Qwen/Qwen2.5-7B-Instruct; vLLM refuses to start. Fix: pulumi config set "
-     "instanceSpec g2.4 (or g2.1, g2.2)"),
+     "instanceSpec gt4i.1 (or, dearer, g2.1, g2.2, g2.4)"),
     (QWEN_AWQ, {"instanceSpec": "g1.1", "vllmImage": SM70_IMAGE}, "model",
      "is a checkpoint quantized with awq, which needs compute capability 7.5; the NVIDIA V100 32 GB of "
      "g1.1 has 7.0. Fix: pulumi config set instanceSpec g2.1 (an A100), or serve the model's unquantized "
@@ -132,10 +133,9 @@ def test_every_offered_config_change_passes(model: str, raw: dict[str, str]) -> 
 
 
 def test_an_awq_variant_offered_as_a_fix_fits() -> None:
-    _, message = refusal(QWEN, instanceSpec="g2.mig")
-    assert "quantization awq and pulumi config set maxModelLen 30720" in message
-    variant = check_model(settings(QWEN_AWQ, instanceSpec="g2.mig", maxModelLen="30720"),
-                          recorded(QWEN_AWQ), Warnings())
+    _, message = refusal(QWEN, instanceSpec="gt4.1")
+    assert "with pulumi config set quantization awq (needs about 8.6 of 13.1 GiB)" in message
+    variant = check_model(settings(QWEN_AWQ, instanceSpec="gt4.1"), recorded(QWEN_AWQ), Warnings())
     assert variant.fits
 
 
@@ -148,8 +148,9 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_cpu_configurations_are_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError, match=r"instanceSpec = 'c1.8': is a CPU configuration; the vLLM "
-                                          r"image needs a GPU. Fix: pulumi config set instanceSpec g2.1 \(or "
-                                          r"another GPU configuration: g1.1, g1.2"):
+                                          r"image needs a GPU. Fix: pulumi config set instanceSpec auto "
+                                          r"\(the cheapest GPU configuration the model fits\), or one of: "
+                                          r"gt4.1, "):
         settings(QWEN, instanceSpec="c1.8")
 
 
@@ -213,7 +214,8 @@ def test_offline_an_unknown_length_does_not_hide_that_the_weights_do_not_fit() -
 
 def test_fixes_never_offer_a_length_beyond_the_models_own() -> None:
     with pytest.raises(ConfigError) as raised:
-        check_model(settings(QWEN, instanceSpec="g2.mig", maxModelLen="65536"), recorded(QWEN), Warnings())
+        check_model(settings(QWEN, instanceSpec="gt4.1", maxModelLen="65536", gpuMemoryUtilization="0.5"),
+                    recorded(QWEN), Warnings())
     found = {p.key: p.message for p in raised.value.problems}
     assert list(found) == ["maxModelLen", "instanceSpec"]
     assert "for maxModelLen 32768 " in found["instanceSpec"]
@@ -266,7 +268,7 @@ def test_the_estimate_is_printed_once_and_the_token_never(
     assert logged == [f"{result.memory.summary()}; image about 28.7 GB to pull (base 12.6 + weights 16.1), "
                       "nothing from Hugging Face at start"]
     assert result.memory.summary().startswith(
-        "memoryEstimate: meta-llama/Llama-3.1-8B-Instruct needs 19.0 GiB")
+        "memoryEstimate: meta-llama/Llama-3.1-8B-Instruct needs 18.4 GiB of the 71.3 GiB")
     assert result.model.model_revision == fixture(LLAMA_8B)["sha"]
     printed = capsys.readouterr()
     assert GRANTED_TOKEN not in printed.out + printed.err + repr(result)
@@ -333,11 +335,18 @@ def test_the_commit_is_pinned_at_preview_and_an_unknown_one_is_asked_for(
 
 def test_headroom_is_reported_in_gib_of_the_whole_configuration() -> None:
     result = check_model(settings(LLAMA_70B, instanceSpec="g2.4"), recorded(LLAMA_70B), Warnings())
-    assert result.available_bytes == int(80 * GIB * 4 * 0.9)
-    assert result.overhead_bytes == 4 * 2 * GIB
+    # What an A100 80 GB reports to vLLM, not its nominal size.
+    assert result.available_bytes == int(79.2 * GIB * 4 * 0.9)
+    # Per GPU: 2048 tokens through the MLP (2 x 28672) and four hidden-size tensors (8192) in 16 bits, split
+    # four ways, and the sampler's three float32 copies of 256 x 128256 logits; NCCL's buffers with tp > 1.
+    activation = 2048 * (2 * 28672 + 4 * 8192) * 2 // 4 + 256 * 128256 * 4 * 3
+    assert result.overhead == Overhead(activation, int(0.4 * GIB) + int(0.4 * GIB), int(0.5 * GIB))
+    assert result.overhead_bytes == 4 * result.overhead.per_gpu
     assert result.as_output() == {
-        "instanceSpec": "g2.4", "neededGiB": 179.4, "availableGiB": 288.0, "weightsGiB": 131.4,
-        "kvCacheGiB": 40.0, "overheadGiB": 8.0, "maxModelLen": 131072, "tensorParallelSize": 4,
+        "instanceSpec": "g2.4", "neededGiB": 178.4, "availableGiB": 285.1, "weightsGiB": 131.4,
+        "kvCacheGiB": 40.0, "overheadGiB": 7.0,
+        "overheadPerGpuGiB": {"activation": 0.5, "nonTorch": 0.8, "cudaGraphs": 0.5}, "unsure": False,
+        "maxModelLen": 131072, "tensorParallelSize": 4,
         "precision": "bfloat16", "parameters": 70_553_706_496, "parametersSource": "safetensors metadata",
     }
 

@@ -37,7 +37,7 @@ def test_config_model_and_project_problems_come_in_one_round(project_api: FakeDa
 def test_a_refused_setting_skips_the_checks_that_read_it() -> None:
     found = problems_of({f"{PROJECT}:instanceSpec": "g7.1", f"{PROJECT}:model": LLAMA_70B})
     assert list(found) == ["instanceSpec"], "no memory verdict on a configuration the user did not choose"
-    assert found["instanceSpec"].startswith("is not one of: g1.1")
+    assert found["instanceSpec"].startswith("is not one of: auto, gt4.1")
 
 
 def test_a_project_the_deployer_cannot_read_names_the_role(project_api: FakeDatasphere) -> None:

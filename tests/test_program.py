@@ -186,7 +186,7 @@ def test_outputs_use_the_digest_never_a_tag(default_run: ProgramRun) -> None:
     assert set(default_run.outputs) == {"folderId", "subnetId", "serviceAccountId", "registryId", "imageRef",
                                         "projectId", "secretName", "nodeId", "aliasFullName", "endpointUrl",
                                         "servedModelName", "headers", "curlExample", "memoryEstimate",
-                                        "models", "modelRevision"}
+                                        "models", "modelRevision", "instanceSpec", "cost"}
     registry_id = default_run.outputs["registryId"]
     repository, digest = default_run.outputs["imageRef"].split("@")
     assert repository == f"registry.yandexcloud.net/{registry_id}/vllm"
@@ -404,19 +404,35 @@ def test_the_memory_estimate_is_an_output_and_one_preview_line(caplog: pytest.Lo
         run = run_program({f"{PROJECT}:maxModelLen": "16384"}, preview=True)
     estimate = run.outputs["memoryEstimate"]
     assert estimate["instanceSpec"] == "g2.1"
-    assert (estimate["neededGiB"], estimate["availableGiB"], estimate["maxModelLen"]) == (17.1, 72.0, 16384)
+    assert (estimate["neededGiB"], estimate["availableGiB"], estimate["maxModelLen"]) == (16.6, 71.3, 16384)
+    assert estimate["overheadPerGpuGiB"] == {"activation": 0.6, "nonTorch": 0.4, "cudaGraphs": 0.5}
+    assert estimate["unsure"] is False
     assert "memoryEstimate" not in run.secret_outputs
     lines = [r.getMessage() for r in caplog.records if "memoryEstimate" in r.getMessage()]
-    assert lines == ["memoryEstimate: Qwen/Qwen2.5-7B-Instruct needs 17.1 GiB of the 72.0 GiB vLLM may use "
-                     "on g2.1 (weights 14.2 + KV cache 0.9 for 16384 tokens + overhead 2.0; 7.6B "
+    assert lines == ["memoryEstimate: Qwen/Qwen2.5-7B-Instruct needs 16.6 GiB of the 71.3 GiB vLLM may use "
+                     "on g2.1 (weights 14.2 + KV cache 0.9 for 16384 tokens + overhead 1.5; 7.6B "
                      "parameters from safetensors metadata); image about 12.6 GB to pull, and 15.2 GB of "
                      "weights from Hugging Face at every start"]
+
+
+def test_what_the_node_costs_is_an_output_and_one_preview_line(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        run = run_program({f"{PROJECT}:instanceCount": "2"}, preview=True)
+    per_hour = {"unitsPerSecond": 232, "unitsPerHour": 835_200, "rubPerHour": 1100.46,
+                "rubPerMonth": 792330.85}
+    assert run.outputs["cost"] == {**per_hour, "models": {
+        "default": {"instanceSpec": "g2.1", "instances": 2, **per_hour}}}
+    assert run.outputs["instanceSpec"] == "g2.1"
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cost")]
+    assert lines == ["cost: 2 x g2.1 1,100.46 RUB/h; in all 232 units/s = 835,200 units/h, 1,100.46 RUB/h, "
+                     "792,331 RUB/month (720 h; 0.0013176 RUB a unit with VAT, billed per second from each "
+                     "instance's start to its deletion, serving or not)"]
 
 
 def test_a_model_that_does_not_fit_stops_the_preview_before_any_resource() -> None:
     registered: list[Registration] = []
     with pytest.raises(ConfigError, match=r"instanceSpec = 'g2.1': meta-llama/Llama-3.1-70B-Instruct does "
-                                          r"not fit: vLLM needs about 173.4 GiB and g2.1 gives it 72.0 GiB"):
+                                          r"not fit: vLLM needs about 173.0 GiB and g2.1 gives it 71.3 GiB"):
         run_program({f"{PROJECT}:model": "meta-llama/Llama-3.1-70B-Instruct"}, preview=True,
                     registrations=registered)
     assert registered == []

@@ -67,16 +67,18 @@ def test_empty_strings_mean_unset_as_pulumi_yaml_defaults_pass_them() -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "gpus"), [("g1.1", 1), ("g1.4", 4), ("g2.mig", 1), ("g2.2", 2), ("g2.8", 8)]
+    ("spec", "gpus"), [("g1.1", 1), ("g1.4", 4), ("gt4.1", 1), ("gt4i.1", 1), ("g2.2", 2), ("g2.8", 8)]
 )
 def test_tensor_parallel_size_is_the_gpu_count(spec: str, gpus: int) -> None:
     image = "registry.example/vllm-volta:v0.8.5" if spec.startswith("g1") else platform.DEFAULT_VLLM_IMAGE
     assert parse_model(instanceSpec=spec, vllmImage=image).tensor_parallel_size == gpus
 
 
-def test_auto_dtype_becomes_half_on_v100() -> None:
+def test_auto_dtype_becomes_half_on_v100_and_t4() -> None:
     assert parse_model(instanceSpec="g1.1", vllmImage="vllm/vllm-openai:v0.8.5").dtype == "half"
+    assert parse_model(instanceSpec="gt4.1").dtype == "half"
     assert parse_model(instanceSpec="g2.1").dtype == "auto"
+    assert parse_model(instanceSpec="auto").dtype == "auto", "decided once the preflight picks a GPU"
 
 
 def test_existing_folder_needs_no_cloud_id() -> None:
@@ -150,8 +152,12 @@ INVALID = [
     ({"vllmImage": "vllm/vllm-openai:latest"}, "vllmImage", "`latest` moves under you"),
     ({"vllmImage": "Not An Image"}, "vllmImage", "must be an image pinned"),
     ({"instanceSpec": "g1.1"}, "vllmImage", "official vLLM images from v0.9.0 on have no kernels for V100"),
-    ({"instanceSpec": "g3.1"}, "instanceSpec", "is not one of: g1.1, g1.2, g1.4, g2.mig, g2.1, g2.2, g2.4, "
-     "g2.8. Fix: pulumi config set instanceSpec g2.1"),
+    ({"instanceSpec": "g3.1"}, "instanceSpec", "is not one of: auto, gt4.1, gt4i.1, g1.1, g1.2, g1.4, g2.1, "
+     "g2.2, g2.4, g2.8. Fix: pulumi config set instanceSpec g2.1"),
+    ({"instanceSpec": "g2.mig"}, "instanceSpec",
+     "was retired on 2023-12-20 (DataSphere release notes): 1/8 of an A100 (about 10 GB) is no longer "
+     "offered. Fix: pulumi config set instanceSpec gt4.1 (1 x NVIDIA T4 16 GB, 36 units a second, the "
+     "nearest current choice), or pulumi config set instanceSpec auto for the cheapest one the model fits"),
     ({"instanceSpec": "c1.8"}, "instanceSpec", "is a CPU configuration; the vLLM image needs a GPU"),
     ({"zone": "ru-central1-c"}, "zone", "is not one of: ru-central1-a, ru-central1-b, ru-central1-d. Fix: "
      "pulumi config set zone ru-central1-d"),

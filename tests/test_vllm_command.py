@@ -52,15 +52,16 @@ def test_a100_keeps_auto_dtype_and_spans_all_gpus() -> None:
     assert "--quantization" not in args
 
 
-def test_mig_slice_is_one_gpu() -> None:
-    args = serve_args(settings_for(instanceSpec="g2.mig", gpuMemoryUtilization="0.85"))
+def test_a_t4_is_one_gpu_in_half_precision() -> None:
+    args = serve_args(settings_for(instanceSpec="gt4.1", gpuMemoryUtilization="0.85"))
     assert flag(args, "--tensor-parallel-size") == "1"
     assert flag(args, "--gpu-memory-utilization") == "0.85"
+    assert flag(args, "--dtype") == "half"
 
 
 def test_quantized_model_gets_the_method_and_extra_args_come_last() -> None:
     args = serve_args(settings_for(
-        model="Qwen/Qwen2.5-7B-Instruct-AWQ", quantization="awq", instanceSpec="g2.mig",
+        model="Qwen/Qwen2.5-7B-Instruct-AWQ", quantization="awq", instanceSpec="gt4.1",
         extraVllmArgs='["--enable-prefix-caching", "--max-num-seqs", "64"]',
     ))
     assert args[0] == "Qwen/Qwen2.5-7B-Instruct-AWQ"
