@@ -43,11 +43,13 @@ RUNNERS_UP = 2
 
 @dataclass(frozen=True)
 class Choice:
-    """What `instanceSpec: auto` picked: the cheapest configuration the model runs and fits on, and
-    the next cheapest ones."""
+    """What `instanceSpec: auto` picked: the cheapest configuration the model runs and surely fits on
+    (a fit within the estimate's spread only where no sure one exists), the next choices, and the
+    cheaper configurations passed over as too close to call."""
 
     picked: MemoryEstimate
     runners_up: tuple[MemoryEstimate, ...]
+    passed_over: tuple[MemoryEstimate, ...] = ()
 
     def summary(self, entry: str | None = None) -> str:
         """One line for the preview: the pick, why, and what the next choices cost."""
@@ -57,12 +59,14 @@ class Choice:
         others = ", ".join(f"{e.plan.configuration.name} ({e.plan.configuration.describe()}, "
                            f"{configuration_rate(e.plan.configuration).rub_per_hour:,.2f} RUB/h)"
                            for e in self.runners_up)
+        close = "".join(f"; passed over {e.plan.configuration.name}, cheaper but too close to call (needs "
+                        f"{gib(e.needed_bytes)} of {gib(e.available_bytes)} GiB)" for e in self.passed_over)
         return (f"{label}: auto picked {c.name} ({c.describe()}, "
                 f"{configuration_rate(c).rub_per_hour:,.2f} RUB/h an instance), the cheapest configuration "
                 f"where {picked.model} runs and fits at maxModelLen {picked.plan.max_model_len} in "
                 f"{picked.plan.precision} (needs {gib(picked.needed_bytes)} of {gib(picked.available_bytes)} "
-                f"GiB); next: {others or 'none'}. Set instanceSpec to keep a configuration whatever the "
-                "prices or the model do")
+                f"GiB){close}; next: {others or 'none'}. Set instanceSpec to keep a configuration whatever "
+                "the prices or the model do")
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ def by_price() -> list[platform.Configuration]:
 def fitting_configurations(settings: ModelSettings, loaded: LoadedFacts
                            ) -> tuple[list[tuple[MemoryEstimate, list[str]]], list[ConfigProblem]]:
     """Every GPU configuration the model runs and fits on, cheapest first, each with the warnings its
-    check gave; and when none does, the problems on the one with the most memory the model runs on."""
+    check gave; and when none does, the problems on the one with the most memory the model runs on.
+    The order does not depend on the table's: ties in price go by name."""
     fitting: list[tuple[MemoryEstimate, list[str]]] = []
     refusals: list[tuple[platform.Configuration, list[ConfigProblem]]] = []
     for configuration in by_price():
@@ -155,10 +160,17 @@ def choose_configuration(settings: ModelSettings, loaded: LoadedFacts, warn: War
     fitting, problems = fitting_configurations(settings, loaded)
     if problems:
         raise ConfigError(problems)
-    (picked, warnings), *rest = fitting
+    sure = [(estimate, warnings) for estimate, warnings in fitting if not estimate.unsure]
+    (picked, warnings), *rest = sure or fitting
     for message in warnings:
         warn(message)
-    return Choice(picked, tuple(estimate for estimate, _ in rest[:RUNNERS_UP]))
+    cheaper = [estimate for estimate, _ in fitting
+               if estimate.unsure and _price(estimate) < _price(picked)]
+    return Choice(picked, tuple(estimate for estimate, _ in rest[:RUNNERS_UP]), tuple(cheaper))
+
+
+def _price(result: MemoryEstimate) -> tuple[int, str]:
+    return result.plan.configuration.units_per_second, result.plan.configuration.name
 
 
 def model_problems(settings: ModelSettings, hugging_face_token: str | None
