@@ -247,6 +247,20 @@ def gb(size: float) -> float:
 
 
 def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> MemoryEstimate:
+    """The model's estimate on its configuration, or `ConfigError` with every reason it cannot run there."""
+    result, problems = estimate_model(settings, loaded, warn)
+    if result is not None:
+        problems += fit_problems(settings, result)
+    if problems:
+        raise ConfigError(problems)
+    assert result is not None, "no estimate comes with a problem"
+    return result
+
+
+def estimate_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn
+                   ) -> tuple[MemoryEstimate | None, list[ConfigProblem]]:
+    """The estimate on the model's configuration, fitting or not (None when its size is unknown), and
+    the problems that are not about fitting: quantization, context length, size."""
     problems: list[ConfigProblem] = []
     facts = loaded.facts
     if facts.config is None:
@@ -257,7 +271,7 @@ def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> Mem
     quantization = _quantization(settings, facts, warn, problems)
     max_model_len = _max_model_len(settings, facts.shape, loaded, problems)
     if size is None:
-        raise ConfigError(problems)
+        return None, problems
     # With the context length unknown, whether the weights fit at all is still worth telling now:
     # ask it for the shortest context a fix would offer.
     args = settings.extra_vllm_args
@@ -265,14 +279,15 @@ def check_model(settings: ModelSettings, loaded: LoadedFacts, warn: Warn) -> Mem
                 max_model_len or MIN_SUGGESTED_MODEL_LEN, settings.gpu_memory_utilization,
                 batched_tokens=flag_number(args, "--max-num-batched-tokens") or PROFILED_TOKENS,
                 sequences=flag_number(args, "--max-num-seqs") or PROFILED_SEQUENCES)
-    result = estimate(settings.model, size, plan)
+    return estimate(settings.model, size, plan), problems
+
+
+def fit_problems(settings: ModelSettings, result: MemoryEstimate) -> list[ConfigProblem]:
+    """Why vLLM would refuse to start: heads its GPUs cannot split, or too little memory."""
+    size, plan = result.size, result.plan
     if size.shape is not None and not divides_heads(size.shape, plan.tensor_parallel_size):
-        problems.append(_heads_problem(settings, size, plan, size.shape))
-    elif not result.fits:
-        problems.append(_fit_problem(settings, result))
-    if problems:
-        raise ConfigError(problems)
-    return result
+        return [_heads_problem(settings, size, plan, size.shape)]
+    return [] if result.fits else [_fit_problem(settings, result)]
 
 
 def _dtype(settings: ModelSettings, facts: ModelFacts) -> str:
