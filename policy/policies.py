@@ -124,16 +124,33 @@ def instance_spec_is_allowed(args: ResourceValidationArgs, report: ReportViolati
                "add it to allowedInstanceSpecs in policy/config.json in a reviewed change", None)
 
 
+def _number(value: Any) -> float | None:
+    """A number as it crosses the engine's protobuf boundary (a float), or None."""
+    return None if isinstance(value, bool) or not isinstance(value, int | float) else value
+
+
+def _shown(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def project_has_a_spend_cap(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A cap, and one the stack's own nodes run under: `minUnitsPerHour` is what they use in an hour
+    during a rollout (components/cost.py), which a lower cap would stop."""
     if args.resource_type != PROJECT_SETTINGS:
         return
-    cap = args.props.get("maxUnitsPerHour")
-    if isinstance(cap, bool) or not isinstance(cap, int | float) or cap <= 0:
-        # Numbers cross the engine's protobuf boundary as floats.
-        shown = int(cap) if isinstance(cap, float) and cap.is_integer() else cap
-        report(f"DataSphere project {args.props.get('projectId')} gets no spend cap (maxUnitsPerHour = "
-               f"{shown!r}): a forgotten node bills until someone notices. Fix: pulumi config set "
-               "maxUnitsPerHour <compute units per hour, e.g. 20>", None)
+    cap = _number(args.props.get("maxUnitsPerHour"))
+    needed = _number(args.props.get("minUnitsPerHour")) or 0
+    project = args.props.get("projectId")
+    if cap is None or cap <= 0:
+        given = _shown(args.props.get("maxUnitsPerHour"))
+        report(f"DataSphere project {project} gets no spend cap (maxUnitsPerHour = {given!r}): a forgotten "
+               f"node bills until someone notices. Fix: pulumi config set maxUnitsPerHour "
+               f"{_shown(needed) or '<billing units an hour>'} (what the stack's nodes use in an hour "
+               "during a rollout; the preview prints it)", None)
+    elif cap < needed:
+        report(f"DataSphere project {project} gets a spend cap of {_shown(cap)} units an hour, below the "
+               f"{_shown(needed)} its nodes use during a rollout: DataSphere would stop them. Fix: pulumi "
+               f"config set maxUnitsPerHour {_shown(needed)}", None)
 
 
 POLICIES: list[ResourceValidationPolicy] = [
@@ -175,7 +192,7 @@ POLICIES: list[ResourceValidationPolicy] = [
     ),
     ResourceValidationPolicy(
         name="project-spend-cap",
-        description="The DataSphere project has a spend cap.",
+        description="The DataSphere project has a spend cap, and one its nodes can run under.",
         validate=project_has_a_spend_cap,
     ),
 ]

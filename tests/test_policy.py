@@ -95,7 +95,8 @@ def test_the_default_config_is_stopped_for_its_missing_spend_cap(default_run: Pr
     [message] = found["vllm-dev"]["project-spend-cap"]
     assert message == ("DataSphere project bt1project0000000000 gets no spend cap (maxUnitsPerHour = 0): a "
                        "forgotten node bills until someone notices. Fix: pulumi config set maxUnitsPerHour "
-                       "<compute units per hour, e.g. 20>")
+                       "835200 (what the stack's nodes use in an hour during a rollout; the preview prints "
+                       "it)")
 
 
 @pytest.mark.parametrize(("image", "ok"), [
@@ -172,11 +173,19 @@ def test_the_instance_spec_allowlist_comes_from_the_policy_config() -> None:
     assert violations("allowed-instance-specs", args_for(NODE, {"instanceSpec": "g2.1"})) == []
 
 
-@pytest.mark.parametrize(("cap", "ok"), [(20, True), (20.0, True), (0, False), (None, False), (True, False)])
-def test_the_project_needs_a_spend_cap(cap: Any, ok: bool) -> None:
-    props = {"projectId": "p", "maxUnitsPerHour": cap}
+@pytest.mark.parametrize(("cap", "ok"), [(835_200, True), (835_200.0, True), (10**7, True), (20, False),
+                                         (835_199, False), (0, False), (None, False), (True, False)])
+def test_the_project_needs_a_spend_cap_its_nodes_run_under(cap: Any, ok: bool) -> None:
+    props = {"projectId": "p", "maxUnitsPerHour": cap, "minUnitsPerHour": 835_200.0}
     found = violations("project-spend-cap", args_for(PROJECT_SETTINGS, props))
     assert (found == []) is ok
+
+
+def test_a_cap_below_the_nodes_use_says_the_number_to_set() -> None:
+    props = {"projectId": "p", "maxUnitsPerHour": 20.0, "minUnitsPerHour": 835_200.0}
+    assert violations("project-spend-cap", args_for(PROJECT_SETTINGS, props)) == [
+        "DataSphere project p gets a spend cap of 20 units an hour, below the 835200 its nodes use during a "
+        "rollout: DataSphere would stop them. Fix: pulumi config set maxUnitsPerHour 835200"]
 
 
 def test_the_pack_and_its_ci_config_agree() -> None:
