@@ -2,7 +2,8 @@
 
 A DataSphere node bills every second of every instance, from its start to its deletion, whether it
 serves or not, at its configuration's units a second (components/platform.py has the table, the unit
-price and their sources). The project's `maxUnitsPerHour` is a limit on units *an hour*: a configuration
+price and their sources; docs/configurations.md says the same for people). The project's
+`maxUnitsPerHour` is a limit on units *an hour*: a configuration
 whose hourly price is above it does not start, and when the project's consumption in the hour passes it,
 DataSphere stops every running computation of the project (datasphere/concepts/budget). So a cap below
 what the stack's own nodes use in an hour would stop them, and one below what an update uses would stop

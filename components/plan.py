@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = loaded.origin + (f": {loaded.unavailable_reason}" if loaded.unavailable_reason else "")
     first = next(row.result for row in rows if row.result is not None)
     print(f"{args.model}: {first.size.parameters / 1e9:.1f}B parameters ({first.size.parameters_source}, "
-          f"facts from {source}), maxModelLen {first.plan.max_model_len}, {first.plan.precision}, "
+          f"facts from {source}), maxModelLen {first.plan.max_model_len}, dtype {args.dtype}, "
           f"gpuMemoryUtilization {first.plan.gpu_memory_utilization}; {platform.RUB_PER_UNIT} RUB a unit "
           f"with VAT, {platform.HOURS_PER_MONTH} h a month, per instance")
     for line in render(rows):

@@ -106,3 +106,18 @@ def test_the_provider_refuses_a_cap_below_what_its_nodes_need(engine: Engine,
         "maxUnitsPerHour 835200, or 0 for no cap")}]
     for cap in (0, 835_200):
         assert engine.host.call("check", olds={}, news=news | {"maxUnitsPerHour": cap})["failures"] == []
+
+
+def test_the_docs_table_is_the_code_table() -> None:
+    """docs/configurations.md is read by people; every figure in it must be the code's."""
+    text = (ROOT / "docs" / "configurations.md").read_text()
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| `g")]
+    documented = {cells[0].strip(" `"): [c.strip() for c in cells[1:]] for cells in rows}
+    assert set(documented) == set(platform.GPU_CONFIGURATIONS)
+    for name, (_, usable, capability, units, per_hour, per_month) in documented.items():
+        configuration = platform.CONFIGURATIONS[name]
+        rate = Rate(configuration.units_per_second)
+        assert float(usable) == configuration.gpu_memory_gib, name
+        assert capability.split()[0] == ".".join(map(str, configuration.compute_capability or ())), name
+        assert int(units) == configuration.units_per_second, name
+        assert (per_hour, per_month) == (f"{rate.rub_per_hour:,.2f}", f"{rate.rub_per_month:,.0f}"), name
