@@ -33,6 +33,8 @@ FLAGS = {"maxModelLen": "--max-model-len", "quantization": "--quantization", "dt
          "modelParamsBillion": "--params-billion", "gpuMemoryUtilization": "--gpu-memory-utilization",
          "modelRevision": "--revision", "vllmImage": "--vllm-image", "model": "MODEL"}
 _CONFIG_SET = re.compile(r"pulumi config (?:set|rm) (\w+)")
+# Problems no configuration changes: the model's size, its context length, a precision it cannot run in.
+_MODEL_KEYS = frozenset({"modelParamsBillion", "maxModelLen", "dtype"})
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def plan_rows(base: ModelSettings, loaded: LoadedFacts, warnings: list[str]
         seen: list[str] = []
         result, problems = estimate_model(settings, loaded, seen.append)
         warnings.extend(w for w in seen if w not in warnings)
-        if result is None or [p for p in problems if p.key != "quantization"]:
+        if result is None or any(problem.key in _MODEL_KEYS for problem in problems):
             return [], problems
         why = problems + fit_problems(settings, result)
         rows.append(Row(configuration, result, first_sentence(why[0]) if why else None))

@@ -12,6 +12,7 @@ import pytest
 from components.plan import main
 from tests.program import ROOT
 from tests.test_auto_instance_spec import pick
+from tests.test_preflight import SM70_IMAGE
 
 
 def plan(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -48,6 +49,16 @@ def test_every_configuration_cheapest_fitting_first(capsys: pytest.CaptureFixtur
 def test_a_shorter_context_and_quantization_change_the_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
     _, lines, _ = plan(capsys, "Qwen/Qwen2.5-7B-Instruct", "--quantization", "fp8", "--max-model-len", "8192")
     assert rows(lines)["gt4.1"][2] == "yes"
+
+
+def test_a_gpu_too_old_for_the_checkpoint_is_one_row_not_the_whole_plan(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = plan(capsys, "Qwen/Qwen2.5-7B-Instruct-AWQ", "--vllm-image", SM70_IMAGE)
+    assert code == 0
+    assert rows(lines)["gt4.1"][2] == "yes"
+    assert rows(lines)["g1.1"][2] == "no"
+    assert ("  g1.1: is a checkpoint quantized with awq, which needs compute capability 7.5; the NVIDIA V100 "
+            "32 GB of g1.1 has 7.0") in lines
 
 
 @pytest.mark.parametrize(("model", "argv"), [
