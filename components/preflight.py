@@ -106,8 +106,19 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
     if choice is not None:
         pulumi.log.info(choice.summary(label))
     pulumi.log.info(f"{result.summary(label)}; {image_size(settings, weights_bytes)}")
+    if result.plan.tensor_parallel_size > 1:
+        pulumi.log.warn(shared_memory_warning(result.plan.configuration, label))
     model = replace(on_configuration(settings, result.plan.configuration), model_revision=loaded.revision)
     return ModelChecked(model, result, choice)
+
+
+def shared_memory_warning(configuration: platform.Configuration, entry: str | None = None) -> str:
+    """vLLM on several GPUs needs /dev/shm room that DataSphere does not document (docker/serve.py)."""
+    where = f"[{entry}] " if entry else ""
+    return (f"{where}{configuration.name} runs vLLM on {configuration.gpu_count} GPUs, whose processes "
+            "talk through about 400 MiB of shared memory (/dev/shm); DataSphere does not document how much "
+            "a node has (Docker's default is 64 MiB, too little). The image checks it at start and says so "
+            "in the node's log; if it is too small there, serve from a one-GPU configuration")
 
 
 def on_configuration(settings: ModelSettings, configuration: platform.Configuration) -> ModelSettings:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,13 @@ MANAGED_ATTRIBUTES = ("model_tag", "model", "served_model_name", "revision", "to
                       "data_parallel_size", "pipeline_parallel_size", "dtype", "quantization",
                       "max_model_len", "gpu_memory_utilization")
 Parse = Callable[[list[str]], argparse.Namespace]
+SHM = Path("/dev/shm")  # noqa: S108 - the shared memory vLLM uses, not a temporary file
+# vLLM's multiprocess executor (always on CPU, and on GPU with tensor-parallel-size above 1) keeps two
+# shared-memory message queues in /dev/shm, of 160 MiB and 240 MiB (vLLM 0.32 refused to start in
+# Docker's default 64 MiB: "Insufficient space in /dev/shm"). A DataSphere node takes no runtime options,
+# and its /dev/shm size is not documented.
+SHM_NEEDED_BYTES = 400 * 2**20
+SHM_SIZE = "1g"
 
 
 def fail(message: str) -> SystemExit:
@@ -99,11 +107,52 @@ def check(managed: list[str], extra: list[str], parse: Parse | None = None) -> l
     return command
 
 
+def tensor_parallel_size(args: list[str]) -> int:
+    flag = "--tensor-parallel-size"
+    return int(args[args.index(flag) + 1]) if flag in args else 1
+
+
+def shm_free_bytes(path: Path = SHM) -> int:
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return 0
+    return stats.f_bavail * stats.f_frsize
+
+
+def enlarge_shm() -> bool:
+    """Remount /dev/shm larger: possible only where the container may mount (privileged)."""
+    try:
+        done = subprocess.run(["mount", "-o", f"remount,size={SHM_SIZE}", str(SHM)],  # noqa: S603, S607
+                              capture_output=True, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0 and shm_free_bytes() >= SHM_NEEDED_BYTES
+
+
+def check_shm(managed: list[str]) -> None:
+    """Before vLLM starts: enough shared memory for its multiprocess executor, or one line in the node's
+    log that says why it will not start and what to do."""
+    tp = tensor_parallel_size(managed)
+    if tp == 1 and os.environ.get("VLLM_TARGET_DEVICE") != "cpu":
+        return
+    free = shm_free_bytes()
+    if free >= SHM_NEEDED_BYTES or enlarge_shm():
+        return
+    print(f"vllm-datasphere: /dev/shm has {free // 2**20} MiB free and could not be enlarged; vLLM's "
+          f"multiprocess executor (tensor-parallel-size {tp}) needs about {SHM_NEEDED_BYTES // 2**20} MiB "
+          "there and will refuse to start ('Insufficient space in /dev/shm'). Where the container runtime "
+          f"can be told, give it --shm-size={SHM_SIZE} (or --ipc=host); a DataSphere node cannot be told "
+          "(and its /dev/shm size is not documented): serve from a one-GPU configuration, or ask Yandex "
+          "Cloud support for the node's shared memory size", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str]) -> None:
     managed, extra = load_args(ARGS_FILE)
     if argv == ["--check"]:
         print("vllm serve " + " ".join(check(managed, extra)))
         return
+    check_shm(managed)
     command = ["vllm", "serve", *managed, *extra]
     os.execvp(command[0], command + argv)  # noqa: S606 - replacing this process is the point
 

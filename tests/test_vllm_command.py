@@ -96,6 +96,36 @@ def test_entrypoint_execs_vllm_serve_with_the_baked_arguments(monkeypatch, tmp_p
     assert calls == [("vllm", ["vllm", "serve", *serve_args(settings_for(instanceSpec="g2.2"))])]
 
 
+@pytest.mark.parametrize(("spec", "cpu", "free_mib", "logged"), [
+    ("g2.1", False, 64, False),   # one GPU: vLLM runs in-process, no shared-memory queues
+    ("g2.2", False, 64, True),    # two GPUs in Docker's default 64 MiB: vLLM would refuse to start
+    ("g2.2", False, 1024, False),
+    ("g2.1", True, 64, True),     # on CPU the multiprocess executor always runs
+])
+def test_entrypoint_says_in_the_log_when_shared_memory_is_too_small(
+        monkeypatch, tmp_path, capsys, spec: str, cpu: bool, free_mib: int, logged: bool) -> None:
+    args_file = tmp_path / "serve-args.json"
+    args_file.write_text(serve_args_json(settings_for(instanceSpec=spec)))
+    serve = load_entrypoint(monkeypatch, args_file)
+    if cpu:
+        monkeypatch.setenv("VLLM_TARGET_DEVICE", "cpu")
+    else:
+        monkeypatch.delenv("VLLM_TARGET_DEVICE", raising=False)
+    monkeypatch.setattr(serve, "shm_free_bytes", lambda *_: free_mib * 2**20)
+    remounts = []
+    monkeypatch.setattr(serve, "enlarge_shm", lambda: remounts.append(True) and False)
+    monkeypatch.setattr(serve.os, "execvp", lambda file, argv: None)
+    serve.main([])
+    err = capsys.readouterr().err
+    assert (err != "") is logged
+    assert bool(remounts) is logged, "the image tries to enlarge it first"
+    if logged:
+        assert err.startswith("vllm-datasphere: /dev/shm has 64 MiB free and could not be enlarged; vLLM's "
+                              "multiprocess executor (tensor-parallel-size ")
+        assert "--shm-size=1g" in err
+        assert err.count("\n") == 1
+
+
 def toy_parse(args: list[str]) -> argparse.Namespace:
     """A stand-in for vLLM's parser with its traits: `_` spellings, prefixes, a short alias, last one wins."""
     parser = argparse.ArgumentParser(prog="vllm", exit_on_error=True)
