@@ -11,6 +11,7 @@ weights again.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -41,11 +42,15 @@ def image_tag(model: ModelSettings, stack: str) -> str:
 
 
 def build_args(model: ModelSettings) -> dict[str, str]:
+    """The Dockerfile's build arguments. With `weights: image`, the model at its commit, and the Hub
+    mirror the preview read it from (`HF_ENDPOINT`), where one is set."""
     args = {"VLLM_IMAGE": model.vllm_image, "WEIGHTS": model.weights,
             "VLLM_SERVE_ARGS": serve_args_json(model)}
     if model.weights == "image":
         assert model.model_revision is not None, "the preview pins every model to a commit"
         args |= {"MODEL_ID": model.model, "MODEL_REVISION": model.model_revision}
+        if mirror := os.environ.get("HF_ENDPOINT", "").rstrip("/"):
+            args["HUB_ENDPOINT"] = mirror
     return args
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build step of the image target: the files vLLM loads, of one commit of a model, into a folder.
 
-Usage: fetch_weights.py <model id> <commit> <folder> [--token-file /run/secrets/hf_token]
+Usage: fetch_weights.py <model id> <commit> <folder> [--token-file /run/secrets/hf_token] [--endpoint URL]
 
 Only the top level of the repository and only what vLLM reads: the safetensors weights and their
 index, the model and generation configs, and the tokenizer. Never the `.bin`, `.pth` or `.pt` copies
@@ -47,17 +47,17 @@ def read_token(path: Path) -> str | None:
         return None
 
 
-def fetch(model: str, commit: str, folder: Path, token: str | None) -> list[str]:
+def fetch(model: str, commit: str, folder: Path, token: str | None, endpoint: str | None = None) -> list[str]:
     if not COMMIT.match(commit):
         raise fail(f"the commit of {model} must be a full commit id (40 hex characters), got {commit!r}")
     try:
-        info = HfApi().model_info(model, revision=commit, token=token or False)
+        info = HfApi(endpoint=endpoint).model_info(model, revision=commit, token=token or False)
         names = chosen([sibling.rfilename for sibling in info.siblings or []])
         if not any(name.endswith(".safetensors") for name in names):
             raise fail(f"{model} has no safetensors weights at {commit}: weights image bakes only those. "
                        "Set weights hub, or pick a checkpoint published as safetensors")
         snapshot_download(model, revision=commit, allow_patterns=names, local_dir=folder,
-                          token=token or False)
+                          token=token or False, endpoint=endpoint)
     # `from None`: the Hub's exception holds the request, and with it the Authorization header.
     except RevisionNotFoundError:
         raise fail(f"{model} has no commit {commit} on Hugging Face") from None
@@ -79,8 +79,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("commit")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--token-file", type=Path, default=Path("/run/secrets/hf_token"))
+    parser.add_argument("--endpoint", default="", help="a Hub mirror (empty: huggingface_hub's own)")
     args = parser.parse_args(argv)
-    names = fetch(args.model, args.commit, args.folder, read_token(args.token_file))
+    names = fetch(args.model, args.commit, args.folder, read_token(args.token_file), args.endpoint or None)
     size = sum((args.folder / name).stat().st_size for name in names)
     print(f"vllm-datasphere: {args.model} at {args.commit}: {len(names)} files, {size / 1e9:.2f} GB: "
           + ", ".join(names))

