@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.program import ROOT
 from tests.image_tier import serving_container
 from tests.image_tier import unavailable as image_tier_unavailable
+from tests.program import ROOT
 from tests.real_vllm import SERVED, real_server, run_entrypoint, stack_command, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
