@@ -32,13 +32,28 @@ def project(tmp_path: Path) -> Path:
     for tool, where in (("python", copy / ".venv" / "bin"), ("pulumi", bin_dir), ("docker", bin_dir)):
         (where / tool).write_text(STUB)
         (where / tool).chmod(0o755)
+    system_without_the_tools(tmp_path / "system")
     return copy
+
+
+# The CLIs up.sh looks for: a machine may have real ones (the image tier installs Docker's).
+STUBBED = frozenset({"pulumi", "docker", "dockerd", "yc"})
+
+
+def system_without_the_tools(folder: Path) -> None:
+    """The system's commands, less the stubbed CLIs: what PATH holds besides the stubs."""
+    folder.mkdir()
+    for directory in (Path("/usr/bin"), Path("/bin")):
+        for command in directory.iterdir():
+            if command.name not in STUBBED and not (folder / command.name).exists():
+                (folder / command.name).symlink_to(command)
 
 
 def up(project: Path, *args: str, tools: bool = True, **env: str) -> tuple[int, str, list[str]]:
     calls = project.parent / "calls"
     calls.write_text("")
-    path = f"{project.parent / 'bin'}:/usr/bin:/bin" if tools else "/usr/bin:/bin"
+    system = project.parent / "system"
+    path = f"{project.parent / 'bin'}:{system}" if tools else str(system)
     base = {"PATH": path, "HOME": str(project.parent), "CALLS": str(calls)}
     done = subprocess.run(["bash", str(project / "scripts" / "up.sh"), *args], env=base | env,
                           capture_output=True, text=True, check=False)
