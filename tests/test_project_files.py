@@ -128,8 +128,25 @@ def test_every_action_is_pinned_by_commit() -> None:
 def test_the_test_script_runs_every_linter() -> None:
     script = (ROOT / "scripts" / "test.sh").read_text()
     for command in ("ruff check .", "hadolint docker/Dockerfile", "shellcheck scripts/*.sh .ci/run",
-                    "actionlint", "zizmor --offline", "bash scripts/vllm-cpu.sh", "python -m pytest"):
+                    "actionlint", "zizmor --offline", "bash scripts/vllm-cpu.sh", "python -m pytest",
+                    "bash scripts/docker-engine.sh start", "bash scripts/cpu-base-image.sh",
+                    "trap 'bash scripts/docker-engine.sh stop' EXIT"):
         assert command in script
+
+
+def test_every_file_the_dockerfile_copies_is_in_the_build_context() -> None:
+    """docker/.dockerignore lets in what the Dockerfile copies from the context, and nothing else."""
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (?!--from)(\S+) ", dockerfile, re.MULTILINE))
+    ignore = (ROOT / "docker" / ".dockerignore").read_text().split()
+    assert ignore[0] == "*"
+    assert {line.removeprefix("!") for line in ignore[1:]} == copied
+    assert all((ROOT / "docker" / name).is_file() for name in copied)
+
+
+def test_the_dockerfile_needs_no_frontend_image() -> None:
+    """A `# syntax=` line makes BuildKit pull a frontend image: that fails where Docker Hub is out of reach."""
+    assert not re.search(r"^# *syntax *=", (ROOT / "docker" / "Dockerfile").read_text(), re.MULTILINE)
 
 
 def test_dockerfile_runs_the_baked_command_with_no_arguments() -> None:
@@ -149,7 +166,7 @@ def test_the_weights_stage_takes_the_token_only_as_a_secret_mount() -> None:
     assert len(stages) == 4
     assert f"RUN --mount=type=secret,id={TOKEN_SECRET_ID} \\\n" in dockerfile
     assert [arg for arg in re.findall(r"^ARG (\w+)", dockerfile, re.MULTILINE)] == [
-        "VLLM_IMAGE", "WEIGHTS", "MODEL_ID", "MODEL_REVISION", "VLLM_SERVE_ARGS"]
+        "VLLM_IMAGE", "WEIGHTS", "MODEL_ID", "MODEL_REVISION", "HUB_ENDPOINT", "VLLM_SERVE_ARGS"]
     assert "TOKEN" not in " ".join(re.findall(r"^(?:ARG|ENV) .*$", dockerfile, re.MULTILINE))
     assert f"COPY --from=weights /weights {platform.IMAGE_WEIGHTS_DIR}\n" in dockerfile
     assert "ENV HF_HUB_OFFLINE=1" in dockerfile
