@@ -145,7 +145,7 @@ def test_every_file_the_dockerfile_copies_is_in_the_build_context() -> None:
 
 
 def test_the_dockerfile_needs_no_frontend_image() -> None:
-    """A `# syntax=` line makes BuildKit pull a frontend image: that fails where Docker Hub is out of reach."""
+    """A `# syntax=` line makes BuildKit pull a frontend image, which fails without Docker Hub."""
     assert not re.search(r"^# *syntax *=", (ROOT / "docker" / "Dockerfile").read_text(), re.MULTILINE)
 
 
