@@ -9,7 +9,8 @@
 # VLLM_CPU_KVCACHE_SPACE, set as the image's environment.
 # Needs root, debootstrap (installed if missing), the running engine (DOCKER_HOST, scripts/docker-engine.sh)
 # and the package registries this machine's apt and pip use. Cached: the tag is a digest of this script
-# and the requirements, and an image the engine holds under it is reused. Prints the tag on its last line.
+# and the requirements, and an image the engine holds under it is reused (older ones are removed). Prints
+# the tag on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DOCKER_HOST:?start the engine first: export DOCKER_HOST=\$(bash scripts/docker-engine.sh start | tail -n 1)}"
@@ -56,4 +57,7 @@ tar -C "$root" -c . | "$docker" import \
   --change 'ENV VLLM_TARGET_DEVICE=cpu VLLM_CPU_KVCACHE_SPACE=1' \
   --change 'ENTRYPOINT ["vllm", "serve"]' \
   - "$tag" >&2
+# Earlier versions of this base (another digest) are of no more use: 4 GB each.
+"$docker" images --format '{{.Repository}}:{{.Tag}}' "${tag%%:*}" | grep -vx "$tag" \
+  | xargs -r "$docker" rmi >&2 || true
 echo "$tag"
