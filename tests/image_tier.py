@@ -36,6 +36,7 @@ from components.settings import parse_settings
 from tests.fake_hub import GRANTED_TOKEN, fake_hub
 from tests.program import ROOT
 from tests.real_vllm import SERVED, free_port, make_tiny_model, models_answer
+from tests.real_vllm import unavailable as real_vllm_unavailable
 
 # The engine package's own 20.10 client: a newer docker client elsewhere on PATH wants the buildx plugin.
 DOCKER = "/usr/bin/docker"
@@ -45,7 +46,9 @@ START_SECONDS = 300
 
 
 def unavailable() -> str | None:
-    """Why the tier cannot run here, or None."""
+    """Why the tier cannot run here, or None. The tiny model is made with the real-vLLM tier's Python."""
+    if (reason := real_vllm_unavailable()) is not None:
+        return reason
     if os.environ.get("VLLM_DATASPHERE_DOCKER_HOST") and os.environ.get("VLLM_DATASPHERE_CPU_BASE"):
         return None
     return (os.environ.get("VLLM_DATASPHERE_NO_ENGINE")
