@@ -131,11 +131,13 @@ def stack_build_args(model: ModelSettings, hub_url: str, port: int) -> dict[str,
         return on_loopback(build_args(model), port)
 
 
-def build(args: dict[str, str], tag: str, token_file: Path | None) -> subprocess.CompletedProcess[str]:
+def build(args: dict[str, str], tag: str, token_file: Path | None, *, cached: bool = True
+          ) -> subprocess.CompletedProcess[str]:
     """`docker build` of docker/ as the stack builds it: BuildKit, the token as the weights stage's secret,
-    the host's network (the fake Hub is on its loopback)."""
+    the host's network (the fake Hub is on its loopback). A secret is not part of BuildKit's cache key:
+    `cached=False` runs every step again."""
     command = ["build", "--network", "host", "--progress", "plain", "-t", tag, "-f",
-               str(ROOT / "docker" / "Dockerfile")]
+               str(ROOT / "docker" / "Dockerfile"), *([] if cached else ["--no-cache"])]
     for key, value in args.items():
         command += ["--build-arg", f"{key}={value}"]
     if token_file is not None:

@@ -125,7 +125,7 @@ def test_the_token_is_in_no_layer_history_or_label(baked: Built, workdir: Path) 
 
 def test_without_the_token_the_gated_model_does_not_build(workdir: Path, hub_url: str) -> None:
     args = stack_build_args(tiny_model(), hub_url, free_port())
-    done = build(args, "vllm-datasphere-test/no-token:1", None)
+    done = build(args, "vllm-datasphere-test/no-token:1", None, cached=False)
     assert done.returncode != 0
     assert "is gated and the build's token has no access to it" in done.stderr
 
