@@ -68,9 +68,9 @@ def main() -> None:
             added = image_bytes(tag) - base
             steps = [(created, size) for created, size in layer_sizes(tag) if size]
             print(f"weights {weights}: built in {seconds:.0f} s with an empty build cache; "
-                  f"{added / 1e6:.1f} MB over the base:")
+                  f"{added / 1e3:,.1f} kB over the base:")
             for created, size in steps[:-1]:
-                print(f"  {size / 1e6:9.3f} MB  {' '.join(created.split())[:90]}")
+                print(f"  {size / 1e3:10,.1f} kB  {' '.join(created.split())[:90]}")
         flags = tiny_model(extraVllmArgs='["--enable-prefix-caching"]')
         seconds = timed_build(stack_build_args(flags, hub_url, port), "vllm-datasphere-bench/image:2", token)
         [(created, size), *_] = [(c, s) for c, s in layer_sizes("vllm-datasphere-bench/image:2") if s]
