@@ -93,6 +93,33 @@ def test_the_deadline_ends_the_wait_with_what_was_seen() -> None:
     assert seen.describe() == "last node status HEALTHY, last /v1/models answer HTTP 503 ''"
 
 
+def test_a_start_shorter_than_one_interval_is_seen_at_the_deadline() -> None:
+    # Serving 3 s after HEALTHY, with a 5 s budget and a 10 s interval: no regular probe comes in time.
+    client = stub(healthy_at=0.0, serving_at=3.0)
+    wait_until_serving(client, "nod1", "b1gfolder", MODEL, 5, Readiness(), {"status": "HEALTHY"})
+    assert client.probes == [5.0]
+
+
+def test_at_the_deadline_a_node_never_healthy_is_probed_once_and_the_answer_said() -> None:
+    client = stub(healthy_at=10_000.0, serving_at=10_000.0)
+    seen = Readiness()
+    with pytest.raises(TimeoutError):
+        wait_until_serving(client, "nod1", "b1gfolder", MODEL, 30, seen, {"status": "CREATED"})
+    assert client.probes == [30.0]
+    assert seen.describe() == "last node status CREATED, last /v1/models answer HTTP 503 ''"
+
+
+def test_the_deadline_right_after_a_probe_looks_no_more() -> None:
+    client = stub(healthy_at=0.0, serving_at=10_000.0)
+    with pytest.raises(TimeoutError):
+        wait_until_serving(client, "nod1", "b1gfolder", MODEL, 60, Readiness(), {"status": "HEALTHY"})
+    assert client.probes == [10.0 * n for n in range(1, 7)]
+
+
+def test_before_any_probe_the_error_says_so() -> None:
+    assert Readiness().describe() == "last node status unknown, last /v1/models answer no probe had run yet"
+
+
 def test_one_ten_minute_start_up_in_the_benchmark() -> None:
     [node] = measure(1, warmup=600, poll_interval=10).nodes
     assert node.late <= 10

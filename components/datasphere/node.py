@@ -83,10 +83,23 @@ class Readiness:
     """What the wait last saw, for the error message."""
 
     node_status: str = "unknown"
-    last_answer: str = "none yet"
+    last_answer: str = "no probe had run yet"
 
     def describe(self) -> str:
         return f"last node status {self.node_status}, last /v1/models answer {self.last_answer}"
+
+
+def probe(client: DatasphereClient, folder_id: str, node_id: str, model: str, seen: Readiness
+          ) -> tuple[bool, bool]:
+    """One look at `/v1/models`: whether it serves `model`, and whether the answer is a loading node's."""
+    try:
+        answer = client.probe_models(folder_id, node_id)
+    except ConnectionError as error:
+        seen.last_answer = f"connection error: {error}"
+        return False, True
+    seen.last_answer = describe_answer(answer)
+    # 503 is the model loading; anything else may mean the node changed: look again.
+    return serves_model(answer, model), answer.status == 503
 
 
 def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, model: str,
@@ -97,12 +110,14 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
     say so already, saving a read). The model loads only after that, so the first probe of
     `/v1/models` comes one interval later, and each next one exactly one interval after the start of
     the last: a start-up of unknown length needs a probe in every interval to be seen within one, and
-    a shorter gap (jitter, backoff) would only add calls. These poll one node; they retry nothing.
+    a shorter gap (jitter, backoff) would only add calls. At the deadline it looks once more, unless it
+    just did, so that a start shorter than one interval is never failed unseen. These poll one node;
+    they retry nothing.
     """
     timing = client.timing
     deadline = timing.clock() + timeout_seconds
     attempt = 0
-    probed = False
+    probed_at: float | None = None
     probe_at: float | None = None  # when /v1/models is probed next; None until the node is HEALTHY
     while True:
         wait = timing.backoff(attempt, base=timing.poll_interval / 8)
@@ -114,25 +129,19 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
                     raise NodeStartFailed(f"node {node_id} disappeared while starting ({seen.describe()})")
             seen.node_status = node.get("status", "unknown")
             if seen.node_status == "HEALTHY":
-                probe_at = timing.clock() + (0.0 if probed else timing.poll_interval)
+                probe_at = timing.clock() + (0.0 if probed_at is not None else timing.poll_interval)
             node = None
         if probe_at is not None and timing.clock() >= probe_at:
-            probed, started = True, timing.clock()
-            try:
-                answer = client.probe_models(folder_id, node_id)
-            except ConnectionError as error:
-                seen.last_answer = f"connection error: {error}"
-                loading = True
-            else:
-                seen.last_answer = describe_answer(answer)
-                if serves_model(answer, model):
-                    return
-                # 503 is the model loading; anything else may mean the node changed: look again.
-                loading = answer.status == 503
-            probe_at = started + timing.poll_interval if loading else None
+            probed_at = timing.clock()
+            served, loading = probe(client, folder_id, node_id, model, seen)
+            if served:
+                return
+            probe_at = probed_at + timing.poll_interval if loading else None
         if probe_at is not None:
             wait = probe_at - timing.clock()
         if timing.clock() >= deadline:
+            if probed_at != timing.clock() and probe(client, folder_id, node_id, model, seen)[0]:
+                return
             raise TimeoutError(f"not serving {model!r} within {timeout_seconds / 60:g} min")
         timing.sleep(max(0.0, min(wait, deadline - timing.clock())))
 
