@@ -163,6 +163,23 @@ def test_destroy_empties_and_deletes_the_stacks_registry(fake: FakeDatasphere, e
     assert ("POST", f"/{registry_id}:forceDelete") in registry_writes(fake)
 
 
+def test_destroy_with_the_registry_gone_first_and_destroy_again_succeed(
+        fake: FakeDatasphere, engine: Engine, program: ProgramRun) -> None:
+    deploy(engine, program)
+    managed = dict(engine.state)
+    registry_id = managed[REGISTRY].id
+    engine.destroy([REGISTRY])  # by hand, or by an interrupted destroy: its bindings went with it
+    assert registry_id not in fake.registry.registries
+    assert engine.refresh(PULLER) == "gone"
+    engine.state[PULLER] = managed[PULLER]
+    engine.destroy_all()
+    # A second destroy (an interrupted one run again) finds everything gone, and succeeds.
+    for resource in managed.values():
+        engine.host.call("delete", id=resource.id, properties=resource.outputs)
+    assert fake.registry.registries == {}
+    assert fake.registry.api_keys == {}
+
+
 def test_bindings_are_posted_refreshed_and_removed_one_by_one(fake: FakeDatasphere, engine: Engine,
                                                               program: ProgramRun) -> None:
     up_one(engine, program, REGISTRY)

@@ -2,7 +2,9 @@
 
 Only this binding is added or removed (an `updateAccessBindings` delta), never the resource's
 whole list, so bindings made by people in the console are left alone. Create is idempotent
-(a binding already there is adopted), and refresh re-reads the resource's paged list.
+(a binding already there is adopted), and refresh re-reads the resource's paged list. A binding whose
+resource is gone (deleted by hand, or first by an interrupted destroy) is gone with it: refresh says so,
+and delete is done.
 Subclasses say which resource (`resource_key`) and which API calls reach its list.
 """
 
@@ -12,6 +14,7 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult
 
+from components.cloud.http import ApiError
 from components.cloud.provider import ClientT, CloudProvider, diff_props, is_known, require_text
 
 SUBJECT_TYPES = ("serviceAccount", "userAccount", "federatedUser", "system")
@@ -49,10 +52,15 @@ class AccessBindingProvider(CloudProvider[ClientT]):
         return {"roleId": props["roleId"],
                 "subject": {"id": props["subjectId"], "type": props["subjectType"]}}
 
-    def _present(self, props: dict[str, Any]) -> bool:
+    def _present(self, props: dict[str, Any], resource_may_be_gone: bool = False) -> bool:
+        try:
+            bindings = self.list_bindings(props[self.resource_key])
+        except ApiError as error:
+            if resource_may_be_gone and error.not_found:
+                return False
+            raise
         return any(b.get("roleId") == props["roleId"]
-                   and (b.get("subject") or {}).get("id") == props["subjectId"]
-                   for b in self.list_bindings(props[self.resource_key]))
+                   and (b.get("subject") or {}).get("id") == props["subjectId"] for b in bindings)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         if not self._present(props):
@@ -69,8 +77,13 @@ class AccessBindingProvider(CloudProvider[ClientT]):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if not all(props.get(key) for key in self.keys):
             props = {**props, **dict(zip(self.keys, id_.split("/"), strict=True))}
-        return ReadResult(id_ if self._present(props) else "", props)
+        return ReadResult(id_ if self._present(props, resource_may_be_gone=True) else "", props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        if self._present(props):
+        if not self._present(props, resource_may_be_gone=True):
+            return
+        try:
             self.change_binding(props[self.resource_key], "REMOVE", self.binding(props))
+        except ApiError as error:
+            if not error.not_found:
+                raise
