@@ -19,6 +19,7 @@ from components.cloud.http import ApiError
 from components.cloud.provider import program_client
 from components.cost import StackCost, spend_cap_message, stack_cost
 from components.datasphere.api import DatasphereClient
+from components.datasphere.contract import HOLDS, UNKNOWN, Finding, check_contract
 from components.datasphere.project_settings import OWNER_LABEL, owner_stack, taken_by_label
 from components.memory import MemoryEstimate
 from components.model_settings import ENTRY_KEYS, ModelSettings
@@ -77,7 +78,7 @@ def project_problems(settings: Settings, zone_checked: bool = True) -> list[Conf
                                   f"role on the project. Fix: give it {PROJECT_ROLE} on the project (README, "
                                   "Prerequisites), or " + fix)]
         return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
-    found = []
+    found = contract_problems(check_contract(client, project_id), settings.endpoints["datasphereEndpoint"])
     owner = (project.get("labels") or {}).get(OWNER_LABEL)
     if owner and owner_stack(owner) != stack_slug(pulumi.get_stack()) and not settings.adopt_project_settings:
         found.append(ConfigProblem("datasphereProjectId", project_id, taken_by_label(project_id, owner)))
@@ -87,6 +88,24 @@ def project_problems(settings: Settings, zone_checked: bool = True) -> list[Conf
                                    f"community of project {project_id}, {zone}, where its nodes run. Fix: "
                                    f"pulumi config set zone {zone}"))
     return found
+
+
+def contract_problems(findings: list[Finding], endpoint: str) -> list[ConfigProblem]:
+    """A call of the unpublished part that does not answer as assumed stops the preview; one that could
+    not be judged (no role, the service down) is said as a warning."""
+    for finding in findings:
+        if finding.verdict == UNKNOWN:
+            pulumi.log.warn(f"DataSphere contract (docs/datasphere-api.md): {finding}; assumed to hold")
+    wrong = [finding for finding in findings if finding.verdict not in (HOLDS, UNKNOWN)]
+    if not wrong:
+        return []
+    return [ConfigProblem("datasphereEndpoint", endpoint, (
+        "does not answer the calls for nodes, aliases and project secrets as this stack assumes: "
+        + "; ".join(map(str, wrong)) + ". DataSphere publishes no API for these; the stack follows the "
+        "contract in docs/datasphere-api.md, and this platform differs from it, so no node could be "
+        "created. Nothing was created. Fix: where DataSphere serves these calls at another address, "
+        "pulumi config set datasphereEndpoint <url> (and nodeApiEndpoint, operationEndpoint for their "
+        "parts); otherwise the contract needs correcting first: report what was seen"))]
 
 
 def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProblem],

@@ -26,6 +26,8 @@ from tests.http_json import ApiFailure, send_json
 IAM_TOKEN = "t1.fake-iam-token-9f3e"
 OAUTH_TOKEN = "y0_fake-oauth-token-1c2d"
 API = "/datasphere/v2/"
+# The contract's list calls (docs/datasphere-api.md): GET /datasphere/v2/<collection>?projectId=...
+LISTED = ("nodes", "aliases", "secrets")
 ORIGINAL_SETTINGS = {"serviceAccountId": "ajeoriginalsa0000000", "defaultFolderId": "b1goriginal000000000",
                      "subnetId": ""}
 ORIGINAL_LIMITS = {"maxUnitsPerHour": 50}
@@ -77,6 +79,8 @@ class FakeDatasphere:
     access_bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     accepted_tokens: set[str] = field(default_factory=lambda: {IAM_TOKEN})
     community_zone: str = "ru-central1-a"
+    # Collections whose every path answers 404, as a service that has no such calls does.
+    unknown_paths: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -231,6 +235,11 @@ class FakeDatasphere:
     # --- management ------------------------------------------------------------------------
     def _management(self, method: str, parts: list[str], body: Any) -> dict[str, Any]:
         collection, ident = parts[0], (parts[1] if len(parts) > 1 else None)
+        collection, _, query = collection.partition("?")
+        if collection in self.unknown_paths:
+            raise ApiFailure(404, 5, "Not Found")
+        if method == "GET" and ident is None and collection in LISTED:
+            return self._list(collection, dict(p.partition("=")[::2] for p in query.split("&") if p))
         if method == "PATCH" and not parts[-1].endswith(":updateAccessBindings") \
                 and not (body or {}).get("updateMask"):
             raise ApiFailure(400, 3, "updateMask is required")
@@ -238,6 +247,18 @@ class FakeDatasphere:
         if handler is None:
             raise ApiFailure(404, 5, f"no collection {collection}")
         return handler(method, ident, body or {})
+
+    def _list(self, collection: str, query: dict[str, str]) -> dict[str, Any]:
+        """The contract's list calls: a project's items, a page at a time (pageSize, pageToken)."""
+        self._find(self.projects, "project", query.get("projectId"))
+        store = {"nodes": self.nodes, "aliases": self.aliases, "secrets": self.secrets}[collection]
+        items = [self._node_view(i) if collection == "nodes" else i for i in store.values()
+                 if i.get("projectId") == query["projectId"]]
+        start, size = int(query.get("pageToken") or 0), int(query.get("pageSize") or 100)
+        page: dict[str, Any] = {collection: items[start:start + size]} if items[start:start + size] else {}
+        if start + size < len(items):
+            page["nextPageToken"] = str(start + size)
+        return page
 
     def _find(self, store: dict[str, dict[str, Any]], kind: str, ident: str | None) -> dict[str, Any]:
         if ident not in store:

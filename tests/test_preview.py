@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
 import pytest
 
+from components.cloud.http import ApiError
+from components.datasphere.contract import check_contract
 from components.settings import ConfigError
-from tests.fake_datasphere import FakeDatasphere
+from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
 from tests.program import PROJECT, Registration, run_program
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -59,12 +64,64 @@ def test_a_subnet_in_another_zone_and_a_missing_project_together() -> None:
     assert "Fix: pulumi config set zone ru-central1-b" in found["subnetId"]
 
 
-def test_the_project_and_its_community_are_read_once_and_never_written(project_api: FakeDatasphere) -> None:
+def test_the_project_its_community_and_the_contract_are_read_once_and_never_written(
+        project_api: FakeDatasphere) -> None:
     before = len(project_api.requests)
     run_program(preview=True)
     reads = project_api.requests[before:]
+    lists = [("GET", f"/datasphere/v2/{kind}?projectId=bt1project0000000000&pageSize=1")
+             for kind in ("nodes", "aliases", "secrets")]
     assert [(r.method, r.path) for r in reads] == [("GET", "/datasphere/v2/projects/bt1project0000000000"),
-                                                   ("GET", "/datasphere/v2/communities/bt1community00000000")]
+                                                   ("GET", "/datasphere/v2/communities/bt1community00000000"),
+                                                   *lists]
+
+
+def test_a_platform_without_the_contracts_node_calls_fails_the_preview(
+        project_api: FakeDatasphere, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(project_api, "unknown_paths", {"nodes"})
+    found = problems_of({})
+    assert list(found) == ["datasphereEndpoint"]
+    message = found["datasphereEndpoint"]
+    assert message.startswith(
+        "does not answer the calls for nodes, aliases and project secrets as this stack assumes: GET "
+        "/datasphere/v2/nodes?projectId=bt1project0000000000: no such call (HTTP 404, code 5: Not Found). "
+        "DataSphere publishes no API for these; the stack follows the contract in docs/datasphere-api.md")
+    assert "pulumi config set datasphereEndpoint <url>" in message
+    assert IAM_TOKEN not in message
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [
+    ({"nodes": [{"id": "nod1"}], "nextPageToken": "1"}, "holds"),
+    ({}, "holds"),                                     # no nodes: the list is left out, as v2 does
+    ({"items": [{"id": "nod1"}]}, "differs"),         # another shape
+    ([{"id": "nod1"}], "differs"),
+])
+def test_the_shape_of_an_answer_is_judged(answer: object, verdict: str) -> None:
+    client = SimpleNamespace(list_first=lambda collection, project_id: answer)
+    [nodes, *_] = check_contract(client, "bt1project0000000000")
+    assert nodes.verdict == verdict
+
+
+@pytest.mark.parametrize(("status", "code", "verdict"), [
+    (404, 5, "no such call"), (405, None, "no such call"), (501, 12, "no such call"), (400, 3, "differs"),
+    (403, 7, "cannot tell"), (503, 14, "cannot tell"), (None, 14, "cannot tell"),
+])
+def test_the_status_of_an_answer_is_judged(status: int | None, code: int | None, verdict: str) -> None:
+    def refuse(collection: str, project_id: str) -> None:
+        raise ApiError(status, code, "refused", f"{collection} of project {project_id}")
+
+    [nodes, *_] = check_contract(SimpleNamespace(list_first=refuse), "bt1project0000000000")
+    assert nodes.verdict == verdict
+
+
+def test_a_call_that_cannot_be_judged_is_a_warning_not_a_refusal(
+        project_api: FakeDatasphere, caplog: pytest.LogCaptureFixture) -> None:
+    project_api.inject("GET", "/datasphere/v2/aliases", [403])
+    with caplog.at_level(logging.WARNING):
+        run_program(preview=True)
+    [warning] = [r.getMessage() for r in caplog.records if "contract" in r.getMessage()]
+    assert warning.startswith("DataSphere contract (docs/datasphere-api.md): GET /datasphere/v2/aliases?"
+                              "projectId=bt1project0000000000: cannot tell (HTTP 403")
 
 
 def test_a_zone_other_than_the_communitys_is_refused(project_api: FakeDatasphere,

@@ -172,6 +172,12 @@ class DatasphereClient(ApiClient):
     def delete_alias(self, alias_id: str) -> None:
         self.delete(self._v2(f"aliases/{alias_id}"), f"alias {alias_id}")
 
+    # --- the contract's read-only calls (components/datasphere/contract.py checks them) ------
+    def list_first(self, collection: str, project_id: str) -> Any:
+        """`GET /datasphere/v2/<collection>?projectId=...`: the first page, of one item at most."""
+        return self.call("GET", self._v2(f"{collection}?projectId={project_id}&pageSize=1"),
+                         f"{collection} of project {project_id}")
+
     # --- node-api (published) --------------------------------------------------------------
     def probe_models(self, folder_id: str, node_id: str) -> HttpAnswer:
         """One `GET /v1/models` through node-api, no retries: the caller is already polling."""
