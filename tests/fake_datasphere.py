@@ -10,8 +10,10 @@ Time comes from an injectable clock, so a ten-minute start-up can be simulated.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,6 +83,10 @@ class FakeDatasphere:
     community_zone: str = "ru-central1-a"
     # Collections whose every path answers 404, as a service that has no such calls does.
     unknown_paths: set[str] = field(default_factory=set)
+    # The Retry-After header (seconds) that injected 429 and 503 answers carry, if any.
+    retry_after: str | None = None
+    # HTTP/1.1 with connections kept open, as the real APIs; HTTP/1.0 (one request a connection) else.
+    keep_alive: bool = False
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -88,12 +94,20 @@ class FakeDatasphere:
         self.server: ThreadingHTTPServer | None = None
         self.registry = FakeCloudRegistry(self)
         self.alias_calls: dict[str, int] = {}
+        self.sockets: list[socket.socket] = []
 
     # --- control ---------------------------------------------------------------------------
     def start(self) -> FakeDatasphere:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake.sockets.append(self.connection)
+
             def log_message(self, *_: Any) -> None:
                 return
 
@@ -108,10 +122,18 @@ class FakeDatasphere:
         threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
+    @property
+    def connections(self) -> int:
+        """Connections clients opened to this fake."""
+        return len(self.sockets)
+
     def stop(self) -> None:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+        for connection in self.sockets:  # kept-open ones too: no client may reach a stopped fake
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     @property
     def url(self) -> str:
@@ -160,16 +182,19 @@ class FakeDatasphere:
                 status = statuses.pop(0)
                 if not statuses:
                     del faults[index]
-                code = {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}.get(status, 2)
+                code = {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 502: 14, 503: 14, 504: 4}.get(status, 2)
                 return status, {"code": code, "message": "injected fault", "details": []}
         return None
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: str) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: str
+               ) -> tuple[int, Any] | tuple[int, Any, dict[str, str]]:
         lower = {k.lower(): v for k, v in headers.items()}
         body = json.loads(raw) if raw else None
         with self.lock:
             self.requests.append(Recorded(method, path, lower.get("authorization"), lower, body, raw))
             fault = self._next_fault(self.faults, method, path)
+            if fault and self.retry_after is not None and fault[0] in (429, 503):
+                return (*fault, {"Retry-After": self.retry_after})
             if fault:
                 return fault
             answer = self._answer(method, path, lower, body)

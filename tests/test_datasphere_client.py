@@ -60,6 +60,40 @@ def test_retries_back_off_exponentially_up_to_the_cap(fake: FakeDatasphere) -> N
     assert time.sleeps == [0.4, 0.8, 1.6, 3.2, 6.4, 8.0, 8.0]
 
 
+def test_a_bad_gateway_is_retried_like_the_other_gateway_errors(fake: FakeDatasphere) -> None:
+    time = VirtualTime()
+    fake.inject("GET", f"{API}projects/", [502, 502])
+    assert client_for(fake, time).get_project(PROJECT_ID)["id"] == PROJECT_ID
+    assert time.sleeps == [0.4, 0.8]
+
+
+def test_retry_after_is_honoured_within_the_deadline(fake: FakeDatasphere) -> None:
+    time = VirtualTime()
+    fake.retry_after = "5"
+    fake.inject("GET", f"{API}projects/", [429, 503])
+    client_for(fake, time).get_project(PROJECT_ID)
+    assert time.sleeps == [5.0, 5.0], "longer than the backoff's 0.4 and 0.8: as long as the server asks"
+    time = VirtualTime()
+    fake.retry_after = "600"
+    fake.inject("GET", f"{API}projects/", [503, 503])
+    with pytest.raises(ApiError):
+        client_for(fake, time, deadline=30.0).get_project(PROJECT_ID)
+    assert time.sleeps == [30.0], "never past the deadline"
+
+
+def test_connections_are_kept_open_between_calls() -> None:
+    server = FakeDatasphere(keep_alive=True).start()
+    server.add_project(PROJECT_ID)
+    try:
+        client = client_for(server, VirtualTime())
+        for _ in range(5):
+            client.get_project(PROJECT_ID)
+        assert len(server.requests) == 5
+        assert server.connections == 1, "one TLS handshake, not one a call"
+    finally:
+        server.stop()
+
+
 def test_jitter_shortens_waits_to_no_less_than_half(fake: FakeDatasphere) -> None:
     time = VirtualTime()
     fake.inject("GET", f"{API}projects/", [503, 503])

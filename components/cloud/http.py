@@ -1,22 +1,30 @@
 """The one HTTP client every Yandex Cloud API module of the stack speaks through.
 
-It sends JSON with the caller's IAM token, retries what is worth retrying (429 and 5xx, with capped
-exponential backoff, jitter and a deadline), polls long-running operations at the Operation API and
-turns failures into `ApiError`s that name the resource and suggest a fix, never a token or secret.
-The conventions are those of the published Yandex Cloud REST APIs (docs/datasphere-api.md).
+It sends JSON with the caller's IAM token over connections kept open between calls (one pool a
+process, as the platform's SDKs keep one channel), retries what is worth retrying, polls long-running
+operations at the Operation API and turns failures into `ApiError`s that name the resource and suggest
+a fix, never a token or secret. The conventions are those of the published Yandex Cloud REST APIs
+(docs/datasphere-api.md).
+
+The retry budget, in one place: 429, 500, 502, 503 and 504 and lost connections are retried with capped
+exponential backoff and jitter (`Timing.backoff`), at least as long as a `Retry-After` header asks, until
+`Timing.retry_deadline` (120 s) has passed; a POST without an idempotency key only when the server
+cannot have acted on it (429, 503, a connection never made). Nothing else is retried.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import httpx2
 
 # gRPC status codes as the Yandex Cloud APIs report them.
 GRPC_CODE_NAMES = {
@@ -34,7 +42,7 @@ HINTS = {
     9: "the resource is in a state that does not allow this yet: retry, or check the console",
     16: "the token is missing or expired: set YC_TOKEN or yandex:serviceAccountKeyFile",
 }
-RETRYABLE_STATUS = frozenset({429, 500, 503, 504})
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # Statuses that mean the server did not act on the request, so even a POST may be sent again.
 NOT_PROCESSED_STATUS = frozenset({429, 503})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -99,6 +107,8 @@ class HttpAnswer:
     status: int
     body: Any
     text: str
+    # How long the server asked to be left alone (`Retry-After` in seconds), if it said.
+    retry_after: float | None = None
 
 
 def _decode(raw: bytes) -> tuple[Any, str]:
@@ -109,23 +119,40 @@ def _decode(raw: bytes) -> tuple[Any, str]:
         return None, text
 
 
+_pool: httpx2.Client | None = None
+_pool_lock = threading.Lock()
+
+
+def _connections() -> httpx2.Client:
+    """The process's connection pool: thread-safe, and with the system's certificate store, as before."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = httpx2.Client(verify=ssl.create_default_context(), follow_redirects=False)
+        return _pool
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare from these APIs, and the backoff still applies
+
+
 def send(method: str, url: str, headers: Mapping[str, str], body: Any | None,
          timeout: float) -> HttpAnswer:
-    """One HTTP exchange; connection failures raise `ConnectionError` (`NotSent` when refused)."""
+    """One HTTP exchange; connection failures raise `ConnectionError` (`NotSent` when the connection was
+    never made, so the request cannot have reached the service)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - URLs from config
-                                     headers={"Content-Type": "application/json", **headers})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            parsed, text = _decode(response.read())
-            return HttpAnswer(response.status, parsed, text)
-    except urllib.error.HTTPError as error:
-        parsed, text = _decode(error.read())
-        return HttpAnswer(error.code, parsed, text)
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        failure = NotSent if isinstance(reason, ConnectionRefusedError) else ConnectionError
-        raise failure(f"{method} {url.split('?')[0]}: {reason}") from None
+        response = _connections().request(method, url, content=data, timeout=timeout,
+                                          headers={"Content-Type": "application/json", **headers})
+    except (httpx2.ConnectError, httpx2.ConnectTimeout) as error:
+        raise NotSent(f"{method} {url.split('?')[0]}: {error}") from None
+    except httpx2.TransportError as error:
+        raise ConnectionError(f"{method} {url.split('?')[0]}: {type(error).__name__}: {error}") from None
+    parsed, text = _decode(response.content)
+    return HttpAnswer(response.status_code, parsed, text, _retry_after(response.headers.get("retry-after")))
 
 
 @dataclass
@@ -157,6 +184,7 @@ class ApiClient:
         retryable = NOT_PROCESSED_STATUS if method == "POST" and not idempotent else RETRYABLE_STATUS
         attempt = 0
         while True:
+            asked: float | None = None
             try:
                 answer = send(method, url, {"Authorization": f"Bearer {self.token()}", **extra},
                               body, self.timing.request_timeout)
@@ -171,7 +199,11 @@ class ApiClient:
                     return answer.body
                 if answer.status not in retryable or self.timing.clock() >= deadline:
                     raise self._error(answer, resource, hints)
-            self.timing.sleep(self.timing.backoff(attempt, base=self.timing.poll_interval / 20))
+                asked = answer.retry_after
+            wait = self.timing.backoff(attempt, base=self.timing.poll_interval / 20)
+            if asked is not None:
+                wait = min(max(wait, asked), max(0.0, deadline - self.timing.clock()))
+            self.timing.sleep(wait)
             attempt += 1
 
     @staticmethod
