@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult
 
 from components.cloud.http import ApiError
-from components.cloud.provider import ClientT, CloudProvider, diff_props, is_known, require_text
+from components.cloud.provider import ClientT, CloudProvider, Inputs, is_known, require_text
 
 SUBJECT_TYPES = ("serviceAccount", "userAccount", "federatedUser", "system")
 
@@ -24,9 +24,15 @@ class AccessBindingProvider(CloudProvider[ClientT]):
     # The input naming the resource the role is on, e.g. projectId.
     resource_key: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every key names the binding, so any change is a new one; settleSeconds only makes create wait."""
+        super().__init_subclass__(**kwargs)
+        cls.inputs = Inputs(replace=(cls.resource_key, "roleId", "subjectId", "subjectType"),
+                            ignored=("settleSeconds",))
+
     @property
     def keys(self) -> tuple[str, ...]:
-        return (self.resource_key, "roleId", "subjectId", "subjectType")
+        return self.inputs.replace
 
     def list_bindings(self, resource_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -72,7 +78,7 @@ class AccessBindingProvider(CloudProvider[ClientT]):
         return CreateResult("/".join(props[key] for key in self.keys), props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=(), replace=self.keys)
+        return self.inputs.diff(olds, news)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if not all(props.get(key) for key in self.keys):

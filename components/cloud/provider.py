@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -64,10 +65,27 @@ def program_client(client_class: type[ClientT]) -> ClientT:
     return client_from(client_class, SimpleNamespace(get=pulumi.runtime.get_config))
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """Every input of a provider, by what a change to it does. An input in none of the three would be
+    forgotten by the diff: tests/test_provider_inputs.py refuses that."""
+
+    in_place: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    # Inputs a change of which needs no call, each on purpose: a placeholder for an output, a value only
+    # checked, a secret compared through its hash.
+    ignored: tuple[str, ...] = ()
+
+    def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+        return diff_props(olds, news, in_place=self.in_place, replace=self.replace)
+
+
 class CloudProvider(ResourceProvider, Generic[ClientT]):
-    """Base of the stack's providers; `client_class` names the API a subclass speaks."""
+    """Base of the stack's providers; `client_class` names the API a subclass speaks, `inputs` what a
+    change of each input does."""
 
     client_class: ClassVar[type[ApiClient]]
+    inputs: ClassVar[Inputs]
     # One lock for every provider: the engine calls them from several threads at once, and they
     # must share one client (and so one token) each.
     _client_lock: ClassVar[threading.Lock] = threading.Lock()

@@ -27,8 +27,8 @@ from pulumi.dynamic import (
 from components.cloud.http import ApiError
 from components.cloud.provider import (
     CloudProvider,
+    Inputs,
     delete_after_failure,
-    diff_props,
     is_known,
     require_text,
 )
@@ -49,6 +49,8 @@ def _outputs(props: dict[str, Any], registry: dict[str, Any]) -> dict[str, Any]:
 
 
 class RegistryProvider(CloudProvider[CloudRegistryClient]):
+    # status is a placeholder for the output the API gives.
+    inputs = Inputs(in_place=IN_PLACE, replace=REPLACE, ignored=("status",))
     client_class = CloudRegistryClient
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -80,7 +82,7 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A new registry in the same folder under the same name must wait for the old one to go
         (names are taken as unique per folder); elsewhere the new one comes first."""
-        result = diff_props(olds, news, in_place=IN_PLACE, replace=REPLACE)
+        result = self.inputs.diff(olds, news)
         same_name = bool(news.get("name")) and olds.get("name") == news.get("name")
         if result.replaces and "folderId" not in result.replaces and same_name:
             result.delete_before_replace = True

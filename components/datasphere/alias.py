@@ -20,7 +20,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.provider import diff_props, is_known, require_text, whole_number
+from components.cloud.provider import Inputs, is_known, require_text, whole_number
 from components.datasphere.api import alias_full_name
 from components.datasphere.provider import DatasphereProvider
 
@@ -63,6 +63,9 @@ def _share_failures(nodes: Any) -> list[CheckFailure]:
 
 
 class AliasProvider(DatasphereProvider):
+    # fullName is a placeholder for the output the API gives.
+    inputs = Inputs(in_place=("nodes", "public"), replace=("projectId", "folderId", "name"),
+                    ignored=("fullName",))
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", "folderId", "name"])
         name = news.get("name")
@@ -82,8 +85,7 @@ class AliasProvider(DatasphereProvider):
         return CreateResult(alias["id"], _outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props({**olds, "nodes": shares_of(olds)}, {**news, "nodes": shares_of(news)},
-                          in_place=("nodes", "public"), replace=("projectId", "folderId", "name"))
+        return self.inputs.diff({**olds, "nodes": shares_of(olds)}, {**news, "nodes": shares_of(news)})
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self.client.update_alias(id_, shares_of(news), bool(news.get("public")))

@@ -26,8 +26,8 @@ from pulumi.dynamic import (
 
 from components.cloud.http import ApiError, HttpAnswer
 from components.cloud.provider import (
+    Inputs,
     delete_after_failure,
-    diff_props,
     is_known,
     require_text,
     whole_number,
@@ -147,6 +147,8 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
 
 
 class NodeProvider(DatasphereProvider):
+    inputs = Inputs(in_place=(*IN_PLACE_FIELDS, *LOCAL_FIELDS), replace=REPLACE_FIELDS)
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", "folderId", "name", "image", "registryUsername",
                                        "passwordSecretName", "instanceSpec", "zone", "subnetId",
@@ -206,7 +208,7 @@ class NodeProvider(DatasphereProvider):
                 "it: delete it there when done.")
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=(*IN_PLACE_FIELDS, *LOCAL_FIELDS), replace=REPLACE_FIELDS)
+        return self.inputs.diff(olds, news)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         mask = sorted({path for key, paths in IN_PLACE_FIELDS.items()

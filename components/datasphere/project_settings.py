@@ -27,7 +27,7 @@ from pulumi.dynamic import (
 
 from components.cloud.http import ApiError
 from components.cloud.provider import (
-    diff_props,
+    Inputs,
     is_known,
     require_text,
     whole_number,
@@ -105,6 +105,8 @@ def _cap_too_low(cap: int, needed: int) -> str:
 
 
 class ProjectSettingsProvider(DatasphereProvider):
+    inputs = Inputs(in_place=IN_PLACE, replace=("projectId",), ignored=CHECK_ONLY)
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", *SETTINGS, "ownerStack"])
         cap = news.get("maxUnitsPerHour")
@@ -141,7 +143,7 @@ class ProjectSettingsProvider(DatasphereProvider):
         return CreateResult(project_id, {**props, **_state(props, _current(project), owner)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=IN_PLACE, replace=("projectId",))
+        return self.inputs.diff(olds, news)
 
     def _refusal(self, olds: dict[str, Any], project: dict[str, Any]) -> str | None:
         """Why this stack must not write the project's settings now, or None."""

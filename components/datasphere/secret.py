@@ -20,7 +20,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.provider import diff_props, is_known, require_text
+from components.cloud.provider import Inputs, is_known, require_text
 from components.datasphere.provider import DatasphereProvider
 
 NAME_RULE = "letters, digits, `-` and `_`, starting with a letter"
@@ -41,6 +41,9 @@ def _public(props: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
 
 
 class SecretProvider(DatasphereProvider):
+    # The content is compared through its hash (contentSha256): the API never returns it.
+    inputs = Inputs(in_place=("contentSha256", "description", "labels"), replace=("projectId", "name"),
+                    ignored=("content",))
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = require_text(news, ["projectId", "name", "content"])
         name = news.get("name")
@@ -59,8 +62,7 @@ class SecretProvider(DatasphereProvider):
         return CreateResult(secret["id"], _public(props, secret))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=("contentSha256", "description", "labels"),
-                          replace=("projectId", "name"))
+        return self.inputs.diff(olds, news)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         changes: dict[str, Any] = {}

@@ -13,13 +13,14 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource
 
-from components.cloud.provider import CloudProvider, diff_props, is_known, require_text
+from components.cloud.provider import CloudProvider, Inputs, is_known, require_text
 from components.iam.api import IamClient
 
 KEYS = ("serviceAccountId", "scopes", "description")
 
 
 class ApiKeyProvider(CloudProvider[IamClient]):
+    inputs = Inputs(replace=KEYS)
     client_class = IamClient
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -37,7 +38,7 @@ class ApiKeyProvider(CloudProvider[IamClient]):
         return CreateResult(key["id"], {**props, "secret": secret, "createdAt": key.get("createdAt", "")})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_props(olds, news, in_place=(), replace=KEYS)
+        return self.inputs.diff(olds, news)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         key = self.client.get_api_key(id_)
