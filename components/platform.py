@@ -135,6 +135,14 @@ ZONES: tuple[str, ...] = ("ru-central1-a", "ru-central1-b", "ru-central1-d")
 # user `api_key`, and its scopes limit it to pushing or pulling.
 REGISTRY_HOST = "registry.yandexcloud.net"
 REGISTRY_USERNAME = "api_key"
+# How a DataSphere node logs in to the registry (nodeRegistryLogin): the username, and what the project
+# secret holds. Which of the two a node uses against Cloud Registry is documented nowhere: DataSphere's
+# docs (datasphere/operations/deploy/node-create) describe Container Registry with `json_key` and an
+# authorized key JSON; Cloud Registry's Docker login lists `iam` and `api_key` (docs/cloud-registry-api.md).
+NODE_REGISTRY_LOGINS: dict[str, str] = {
+    "api_key": "the secret of an API key scoped to pulling only",
+    "json_key": "the authorized key JSON of a service account that may only pull",
+}
 IMAGE_REPOSITORY = "vllm"
 REGISTRY_KIND = "DOCKER"
 REGISTRY_TYPE = "LOCAL"

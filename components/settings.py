@@ -60,6 +60,8 @@ class Settings:
     client_service_account: bool
     keep_failed_node: bool
     adopt_project_settings: bool
+    # The username a node logs in to the registry with (components/platform.py NODE_REGISTRY_LOGINS).
+    node_registry_login: str = platform.REGISTRY_USERNAME
     hugging_face_token: pulumi.Output[str] | None = None
 
     @property
@@ -193,6 +195,8 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
         client_service_account=p.boolean("clientServiceAccount", default=False),
         keep_failed_node=p.boolean("keepFailedNode", default=False),
         adopt_project_settings=p.boolean("adoptProjectSettings", default=False),
+        node_registry_login=p.one_of("nodeRegistryLogin", tuple(platform.NODE_REGISTRY_LOGINS),
+                                     platform.REGISTRY_USERNAME),
         hugging_face_token=hugging_face_token,
     )
     _check_network(p, settings.subnet_cidr)
@@ -205,7 +209,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "datasphereProjectId", "adoptProjectSettings", "requestTimeoutSeconds", "readyTimeoutMinutes",
     "maxUnitsPerHour", "huggingFaceToken", "datasphereEndpoint", "operationEndpoint", "iamEndpoint",
     "nodeApiEndpoint", "cloudRegistryEndpoint", "pollIntervalSeconds", "clientServiceAccount",
-    "keepFailedNode",
+    "keepFailedNode", "nodeRegistryLogin",
 )
 
 

@@ -33,7 +33,9 @@ class NodeFoundation:
     subnet_id: pulumi.Output[str]
     service_account_id: pulumi.Output[str]
     registry_id: pulumi.Output[str]
-    pull_key_secret: pulumi.Output[str]
+    # The node's registry login: its username, and the password the project secret holds.
+    registry_login: str
+    registry_password: pulumi.Output[str]
 
 
 def resource_labels(stack: str) -> dict[str, str]:
@@ -62,8 +64,8 @@ class VllmDatasphere(pulumi.ComponentResource):
         folder = Folder(f"{base}-folder", settings, labels, opts=child)
         network = Network(base, settings, checked.existing_subnet, folder.folder_id, labels, opts=child)
         registry = Registry(base, settings, folder.folder_id, labels, opts=child)
-        identity = Identity(base, folder.folder_id, registry.registry_id,
-                            network.subnet_folder_id, network.uses_nat_gateway, opts=child)
+        identity = Identity(base, folder.folder_id, registry.registry_id, network.subnet_folder_id,
+                            network.uses_nat_gateway, settings.node_registry_login, opts=child)
         self.images = {
             model.name: Image(f"{base}{model.resource_suffix}", model, labels["stack"], registry.repository,
                               identity.push_key.secret, push_after=identity.push_ready,
@@ -75,7 +77,8 @@ class VllmDatasphere(pulumi.ComponentResource):
             subnet_id=network.subnet_id,
             service_account_id=identity.service_account_id,
             registry_id=registry.registry_id,
-            pull_key_secret=identity.pull_key.secret,
+            registry_login=settings.node_registry_login,
+            registry_password=identity.node_login_secret,
         )
         self.datasphere = Datasphere(base, settings, self.foundation, checked.cost.rollout_units_per_hour,
                                      {n: image.image_ref for n, image in self.images.items()}, labels,

@@ -58,12 +58,15 @@ class Datasphere(pulumi.ComponentResource):
             owner_stack=stack_slug(pulumi.get_stack()),
             adopt=settings.adopt_project_settings, opts=child,
         )
-        self.secret_name = f"{name}-pull-key"
+        # One secret a login: switching makes a new secret and a new node, the old ones go after.
+        login = foundation.registry_login
+        self.secret_name = (f"{name}-pull-key" if login == platform.REGISTRY_USERNAME
+                            else f"{name}-pull-{login.replace('_', '-')}")
         pull_key = ProjectSecret(
             self.secret_name, project_id=project_id, secret_name=self.secret_name,
-            content=foundation.pull_key_secret,
-            description=f"Pull-only API key the node pulls the vLLM image with (username "
-                        f"{platform.REGISTRY_USERNAME})",
+            content=foundation.registry_password,
+            description=f"What the node logs in to the registry with (username {login}): "
+                        f"{platform.NODE_REGISTRY_LOGINS[login]}",
             labels=labels, opts=child,
         )
         needed_by_node: list[pulumi.Resource] = [project, pull_key]
@@ -79,7 +82,7 @@ class Datasphere(pulumi.ComponentResource):
                 "description": f"vLLM serving {model.served_model_name}",
                 "labels": labels,
                 "image": image_ref,
-                "registryUsername": platform.REGISTRY_USERNAME,
+                "registryUsername": login,
                 "passwordSecretName": self.secret_name,
                 "port": platform.VLLM_PORT,
                 "requestTimeoutSeconds": settings.request_timeout_seconds,
