@@ -1,7 +1,9 @@
-"""python -m endpoint check | bench: use the deployed endpoint from the command line.
+"""python -m endpoint check | bench | doctor: use the deployed endpoint from the command line, or check
+an account before deploying.
 
-Exit codes: 0 done; 1 the endpoint did not serve or every request failed; 2 the endpoint or
-credentials could not be found; 3 the endpoint refused the token (401/403, with the missing role).
+Exit codes: 0 done; 1 the endpoint did not serve or every request failed (doctor: an assumption differs);
+2 the endpoint or credentials could not be found (doctor: one could not be told); 3 the endpoint refused
+the token (401/403, with the missing role).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import TextIO
 
 from endpoint import bench as bench_module
+from endpoint import doctor as doctor_module
 from endpoint.auth import AuthError, iam_token
 from endpoint.bench import BenchPlan, report, run_bench
 from endpoint.check import NotServing, run_check
+from endpoint.doctor import doctor
 from endpoint.exits import EXIT_FAILED, EXIT_OK, failed
 from endpoint.openai_http import Clock, Target
 from endpoint.outputs import OutputsError, find_endpoint
@@ -83,6 +87,12 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
     bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    checkup = commands.add_parser(
+        "doctor", formatter_class=formatter, help="before deploying: does this account answer as the stack "
+        "assumes? One line per assumption, nothing created", description=doctor_module.__doc__)
+    checkup.add_argument("--stack", default="dev", help="the stack whose Pulumi.<stack>.yaml is read")
+    checkup.add_argument("--transcript", type=Path, default=Path("doctor-transcript.json"),
+                         help="where the exchanges go, every token and secret removed")
     return top
 
 
@@ -93,6 +103,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     env = os.environ if env is None else env
     out = out or sys.stdout
     err = err or sys.stderr
+    if args.command == "doctor":
+        return doctor(PROJECT_DIR, args.stack, args.transcript, env, out)
     try:
         endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR, model=args.model)
         token = iam_token(args.key_file, env, args.iam_endpoint)

@@ -8,8 +8,9 @@ from typing import Any
 from tests.http_json import ApiFailure
 
 
-def page_of(bindings: list[dict[str, Any]], page: int) -> dict[str, Any]:
-    answer: dict[str, Any] = {"accessBindings": bindings[page:page + 1]}
+def page_of(bindings: list[dict[str, Any]], page: int, items: str = "accessBindings") -> dict[str, Any]:
+    """One item a page, to exercise paging."""
+    answer: dict[str, Any] = {items: bindings[page:page + 1]}
     if page + 1 < len(bindings):
         answer["nextPageToken"] = str(page + 1)
     return answer

@@ -56,6 +56,7 @@ class FakeCloudRegistry:
             return 200, self.cloud._operation_view(self.cloud.operations[self.idempotent[key]])
         path, _, query = path.partition("?")
         params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        self.listed_folder = params.get("folderId", "")
         if path.startswith(API_KEYS):
             answer = self._api_keys(method, path.removeprefix(API_KEYS).strip("/"), body or {})
         else:
@@ -82,6 +83,9 @@ class FakeCloudRegistry:
         ident, _, verb = ident.partition(":")
         if not ident and method == "POST":
             return self._create(body)
+        if not ident and method == "GET":
+            return page_of([r for r in self.registries.values() if r["folderId"] == self.listed_folder], page,
+                           "registries")
         registry = self._find(ident)
         if verb:
             return self._verb(method, registry, verb, body, page)

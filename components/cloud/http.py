@@ -20,7 +20,8 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -121,6 +122,26 @@ def _decode(raw: bytes) -> tuple[Any, str]:
 
 _pool: httpx2.Client | None = None
 _pool_lock = threading.Lock()
+# Who is told of every exchange (`observed`): the method, the URL, and the answer or the failure. Never
+# the request's headers or body, so never a token sent.
+Observer = Callable[[str, str, "HttpAnswer | None", "str | None"], None]
+_observers: list[Observer] = []
+
+
+@contextmanager
+def observed(observer: Observer) -> Iterator[None]:
+    """Tell `observer` of every exchange while the block runs (`python -m endpoint doctor` keeps a
+    transcript so)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
+def _tell(method: str, url: str, answer: HttpAnswer | None, failure: str | None) -> None:
+    for observer in list(_observers):
+        observer(method, url, answer, failure)
 
 
 def _connections() -> httpx2.Client:
@@ -148,11 +169,15 @@ def send(method: str, url: str, headers: Mapping[str, str], body: Any | None,
         response = _connections().request(method, url, content=data, timeout=timeout,
                                           headers={"Content-Type": "application/json", **headers})
     except (httpx2.ConnectError, httpx2.ConnectTimeout) as error:
+        _tell(method, url, None, f"not connected: {error}")
         raise NotSent(f"{method} {url.split('?')[0]}: {error}") from None
     except httpx2.TransportError as error:
+        _tell(method, url, None, f"{type(error).__name__}: {error}")
         raise ConnectionError(f"{method} {url.split('?')[0]}: {type(error).__name__}: {error}") from None
     parsed, text = _decode(response.content)
-    return HttpAnswer(response.status_code, parsed, text, _retry_after(response.headers.get("retry-after")))
+    answer = HttpAnswer(response.status_code, parsed, text, _retry_after(response.headers.get("retry-after")))
+    _tell(method, url, answer, None)
+    return answer
 
 
 @dataclass

@@ -30,6 +30,11 @@ class CloudRegistryClient(ApiClient):
         return self.call("POST", self._url(""), f"registry {name} in folder {folder_id}", body,
                          idempotent=True, missing=f"folder {folder_id} (folderId) is not found")
 
+    def list_registries(self, folder_id: str) -> list[dict[str, Any]]:
+        """Every registry of a folder, all pages (api-ref/Registry/list)."""
+        return self.pages(self._url(f"?folderId={folder_id}"), f"registries of folder {folder_id}",
+                          "registries")
+
     def get_registry(self, registry_id: str) -> dict[str, Any] | None:
         return self.get_or_none(self._url(f"/{registry_id}"), f"registry {registry_id}")
 
