@@ -24,6 +24,9 @@ def test_every_provider_sorts_its_inputs_into_one_class_each(module: str, name: 
     classes = [inputs.in_place, inputs.replace, inputs.ignored]
     every = [key for keys in classes for key in keys]
     assert len(every) == len(set(every)), f"{name}: an input in two classes"
+    # The typed props name exactly the inputs the classes sort.
+    typed = getattr(importlib.import_module(module), name).props_type
+    assert set(typed.__annotations__) == set(every), name
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,8 @@ class CloudProvider(ResourceProvider, Generic[ClientT]):
 
     client_class: ClassVar[type[ApiClient]]
     inputs: ClassVar[Inputs]
+    # The inputs' names and types (a TypedDict): exactly the names `inputs` sorts.
+    props_type: ClassVar[type]
     # One lock for every provider: the engine calls them from several threads at once, and they
     # must share one client (and so one token) each.
     _client_lock: ClassVar[threading.Lock] = threading.Lock()

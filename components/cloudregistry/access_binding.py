@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -11,9 +11,17 @@ from components.cloud.access_binding import AccessBindingProvider
 from components.cloudregistry.api import CloudRegistryClient
 
 
+class RegistryAccessBindingProps(TypedDict, total=False):
+    registryId: str
+    roleId: str
+    subjectId: str
+    subjectType: str
+    settleSeconds: float
+
 class RegistryAccessBindingProvider(AccessBindingProvider[CloudRegistryClient]):
     client_class = CloudRegistryClient
     resource_key = "registryId"
+    props_type = RegistryAccessBindingProps
 
     def list_bindings(self, resource_id: str) -> list[dict[str, Any]]:
         return self.client.list_access_bindings(resource_id)

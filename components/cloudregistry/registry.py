@@ -11,7 +11,7 @@ move to another folder does that in practice). A registry the stack did not crea
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -43,17 +43,27 @@ IN_PLACE = ("name", "labels", "description")
 REPLACE = ("folderId", "kind", "type")
 
 
-def _outputs(props: dict[str, Any], registry: dict[str, Any]) -> dict[str, Any]:
+def _outputs(props: RegistryProps, registry: dict[str, Any]) -> dict[str, Any]:
     current = {key: registry[key] for key in (*REPLACE, *IN_PLACE) if key in registry}
     return {**props, **current, "status": registry.get("status", props.get("status", ""))}
 
 
+class RegistryProps(TypedDict, total=False):
+    folderId: str
+    name: str
+    kind: str
+    type: str
+    description: str
+    labels: dict[str, str]
+    status: str
+
 class RegistryProvider(CloudProvider[CloudRegistryClient]):
+    props_type = RegistryProps
     # status is a placeholder for the output the API gives.
     inputs = Inputs(in_place=IN_PLACE, replace=REPLACE, ignored=("status",))
     client_class = CloudRegistryClient
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: RegistryProps, news: RegistryProps) -> CheckResult:
         failures = require_text(news, ["folderId", "kind", "type"])
         for key, allowed in (("kind", KINDS), ("type", TYPES)):
             value = news.get(key)
@@ -66,7 +76,7 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
                                          "hyphen"))
         return CheckResult(news, failures)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: RegistryProps) -> CreateResult:
         resource = f"registry {props.get('name') or '(unnamed)'} in folder {props['folderId']}"
         operation = self.client.start_registry(props["folderId"], props.get("name", ""), props["kind"],
                                                props["type"], props.get("description", ""),
@@ -79,7 +89,7 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
             raise RuntimeError(f"{error} {cleanup}") from None
         return CreateResult(registry.get("id", registry_id), _outputs(props, registry))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: RegistryProps, news: RegistryProps) -> DiffResult:
         """A new registry in the same folder under the same name must wait for the old one to go
         (names are taken as unique per folder); elsewhere the new one comes first."""
         result = self.inputs.diff(olds, news)
@@ -88,12 +98,12 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
             result.delete_before_replace = True
         return result
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: RegistryProps, news: RegistryProps) -> UpdateResult:
         changes = {key: news.get(key) for key in IN_PLACE if olds.get(key) != news.get(key)}
         registry = self.client.update_registry(id_, changes) if changes else {}
         return UpdateResult(_outputs(news, registry))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: RegistryProps) -> ReadResult:
         registry = self.client.get_registry(id_)
         if registry is None:
             return ReadResult("", {})
@@ -101,7 +111,7 @@ class RegistryProvider(CloudProvider[CloudRegistryClient]):
         registry.setdefault("labels", {})
         return ReadResult(id_, _outputs(props, registry))
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, _props: RegistryProps) -> None:
         self.client.force_delete_registry(id_)
 
 

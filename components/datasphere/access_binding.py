@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -11,9 +11,18 @@ from components.cloud.access_binding import AccessBindingProvider
 from components.datasphere.api import DatasphereClient
 
 
+class ProjectAccessBindingProps(TypedDict, total=False):
+    projectId: str
+    roleId: str
+    subjectId: str
+    subjectType: str
+    # Optional, as for every binding (components/cloud/access_binding.py); the stack sets none here.
+    settleSeconds: float
+
 class ProjectAccessBindingProvider(AccessBindingProvider[DatasphereClient]):
     client_class = DatasphereClient
     resource_key = "projectId"
+    props_type = ProjectAccessBindingProps
 
     def list_bindings(self, resource_id: str) -> list[dict[str, Any]]:
         return self.client.list_project_access_bindings(resource_id)

@@ -7,7 +7,7 @@ of a canary is an update of the alias alone: no node is touched.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -27,11 +27,11 @@ from components.datasphere.provider import DatasphereProvider
 Share = dict[str, Any]
 
 
-def _outputs(props: dict[str, Any]) -> dict[str, Any]:
+def _outputs(props: AliasProps) -> dict[str, Any]:
     return {**props, "fullName": alias_full_name(props["name"])}
 
 
-def shares_of(props: dict[str, Any]) -> list[Share]:
+def shares_of(props: AliasProps) -> list[Share]:
     """The alias's nodes and their traffic, whole numbers; a state from before canaries kept one `nodeId`."""
     nodes = props.get("nodes")
     if nodes is None:
@@ -62,11 +62,20 @@ def _share_failures(nodes: Any) -> list[CheckFailure]:
     return failures
 
 
+class AliasProps(TypedDict, total=False):
+    projectId: str
+    folderId: str
+    name: str
+    nodes: list[dict[str, Any]]
+    public: bool
+    fullName: str
+
 class AliasProvider(DatasphereProvider):
+    props_type = AliasProps
     # fullName is a placeholder for the output the API gives.
     inputs = Inputs(in_place=("nodes", "public"), replace=("projectId", "folderId", "name"),
                     ignored=("fullName",))
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: AliasProps, news: AliasProps) -> CheckResult:
         failures = require_text(news, ["projectId", "folderId", "name"])
         name = news.get("name")
         if is_known(name) and isinstance(name, str) and not (
@@ -79,19 +88,19 @@ class AliasProvider(DatasphereProvider):
         failures += _share_failures(news.get("nodes"))
         return CheckResult(news, failures)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: AliasProps) -> CreateResult:
         alias = self.client.create_alias(props["projectId"], props["folderId"], props["name"],
                                          shares_of(props), bool(props.get("public")))
         return CreateResult(alias["id"], _outputs(props))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: AliasProps, news: AliasProps) -> DiffResult:
         return self.inputs.diff({**olds, "nodes": shares_of(olds)}, {**news, "nodes": shares_of(news)})
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, _olds: AliasProps, news: AliasProps) -> UpdateResult:
         self.client.update_alias(id_, shares_of(news), bool(news.get("public")))
         return UpdateResult(_outputs(news))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: AliasProps) -> ReadResult:
         alias = self.client.get_alias(id_)
         if alias is None:
             return ReadResult("", {})
@@ -102,7 +111,7 @@ class AliasProvider(DatasphereProvider):
         kept = {k: v for k, v in props.items() if k != "nodeId"}  # a state from before canaries had it
         return ReadResult(id_, _outputs({**kept, **current}))
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, _props: AliasProps) -> None:
         self.client.delete_alias(id_)
 
 

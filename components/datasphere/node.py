@@ -11,7 +11,7 @@ before the old one goes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -35,6 +35,37 @@ from components.cloud.provider import (
 from components.datasphere.api import DatasphereClient, NodeSpec, describe_answer
 from components.datasphere.provider import DatasphereProvider
 
+
+class NodeProps(TypedDict, total=False):
+    """The node's inputs (numbers cross the engine's boundary as floats)."""
+
+    projectId: str
+    folderId: str
+    name: str
+    description: str
+    labels: dict[str, str]
+    image: str
+    registryUsername: str
+    passwordSecretName: str
+    port: float
+    requestTimeoutSeconds: float
+    idleTimeoutSeconds: float
+    healthPath: str
+    instanceSpec: str
+    zone: str
+    instanceCount: float
+    subnetId: str
+    aclFolderIds: list[str]
+    servedModelName: str
+    readyTimeoutMinutes: float
+    keepFailedNode: bool
+
+
+class NodeState(NodeProps, total=False):
+    """The inputs and what refresh reads besides."""
+
+    status: str
+
 # Node inputs the API can change in place (NODE_UPDATABLE), keyed by our input names.
 IN_PLACE_FIELDS = {
     "name": ["name"], "description": ["description"], "labels": ["labels"], "folderId": ["folderId"],
@@ -57,7 +88,7 @@ class NodeStartFailed(Exception):
     """Create failed; the node was deleted. The message has what was last seen."""
 
 
-def spec_from(props: dict[str, Any]) -> NodeSpec:
+def spec_from(props: NodeProps) -> NodeSpec:
     # Whole numbers arrive from the engine as floats; the API wants integers.
     return NodeSpec(
         project_id=props["projectId"], folder_id=props["folderId"], name=props["name"],
@@ -147,9 +178,10 @@ def wait_until_serving(client: DatasphereClient, node_id: str, folder_id: str, m
 
 
 class NodeProvider(DatasphereProvider):
+    props_type = NodeProps
     inputs = Inputs(in_place=(*IN_PLACE_FIELDS, *LOCAL_FIELDS), replace=REPLACE_FIELDS)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: NodeState, news: NodeProps) -> CheckResult:
         failures = require_text(news, ["projectId", "folderId", "name", "image", "registryUsername",
                                        "passwordSecretName", "instanceSpec", "zone", "subnetId",
                                        "servedModelName", "healthPath"])
@@ -175,12 +207,12 @@ class NodeProvider(DatasphereProvider):
                                          f"readyTimeoutMinutes must be a number above 0, got {minutes!r}"))
         return CheckResult(news, failures)
 
-    def _wait_ready(self, props: dict[str, Any], node_id: str, seen: Readiness,
+    def _wait_ready(self, props: NodeProps, node_id: str, seen: Readiness,
                     node: dict[str, Any] | None = None) -> None:
         wait_until_serving(self.client, node_id, props["folderId"], props["servedModelName"],
                            float(props["readyTimeoutMinutes"]) * 60, seen, node)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: NodeProps) -> CreateResult:
         resource = f"node {props['name']}"
         seen = Readiness()
         node_id = None
@@ -201,16 +233,16 @@ class NodeProvider(DatasphereProvider):
         return CreateResult(node_id, props)
 
     @staticmethod
-    def _kept(props: dict[str, Any]) -> str:
+    def _kept(props: NodeProps) -> str:
         return ("The node was kept (keepFailedNode) so that its logs can be read: DataSphere console, "
                 f"project {props['projectId']}, Nodes, {props['name']}, Logs. It takes no traffic (the alias "
                 "moves to a node only once it serves) but it bills while it runs, and Pulumi does not own "
                 "it: delete it there when done.")
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: NodeState, news: NodeProps) -> DiffResult:
         return self.inputs.diff(olds, news)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: NodeState, news: NodeProps) -> UpdateResult:
         mask = sorted({path for key, paths in IN_PLACE_FIELDS.items()
                        if olds.get(key) != news.get(key) for path in paths})
         if mask:
@@ -223,7 +255,7 @@ class NodeProvider(DatasphereProvider):
                                       f"serving: {error}. Seen: {seen.describe()}.") from None
         return UpdateResult(news)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: NodeState) -> ReadResult:
         node = self.client.get_node(id_)
         if node is None:
             return ReadResult("", {})
@@ -246,13 +278,13 @@ class NodeProvider(DatasphereProvider):
         }
         return ReadResult(id_, {**props, **current})
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, _props: NodeState) -> None:
         self.client.delete_node(id_)
 
 
 class Node(Resource, module="datasphere", name="Node"):
     """Its id is the node id."""
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, props: NodeProps, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(NodeProvider(), name, props, opts)
 

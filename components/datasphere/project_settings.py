@@ -12,7 +12,7 @@ Destroy puts the old values back only while the settings are still the ones this
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -46,6 +46,24 @@ OWNER_LABEL = "vllm-datasphere-owner"
 ADOPT_FIX = "pulumi config set adoptProjectSettings true"
 
 
+class ProjectSettingsProps(TypedDict, total=False):
+    projectId: str
+    serviceAccountId: str
+    defaultFolderId: str
+    subnetId: str
+    maxUnitsPerHour: float
+    minUnitsPerHour: float
+    ownerStack: str
+    adopt: bool
+
+
+class ProjectSettingsState(ProjectSettingsProps, total=False):
+    """The inputs, and what the state keeps beside them (`_state`)."""
+
+    previous: dict[str, Any]
+    owner: str
+    written: dict[str, str]
+
 class ProjectTaken(Exception):
     """The project's settings are another stack's (or were changed by hand); nothing was written."""
 
@@ -77,23 +95,24 @@ def _labels(project: dict[str, Any]) -> dict[str, str]:
     return dict(project.get("labels") or {})
 
 
-def _managed_cap(props: dict[str, Any]) -> int | None:
+def _managed_cap(props: ProjectSettingsProps) -> int | None:
     """The cap the stack sets, or None where it leaves the project's own limit alone."""
     return whole_number(props.get("maxUnitsPerHour")) or None
 
 
-def _marked(props: dict[str, Any], project: dict[str, Any], owner: str | None) -> tuple[str, dict[str, str]]:
+def _marked(props: ProjectSettingsProps, project: dict[str, Any],
+            owner: str | None) -> tuple[str, dict[str, str]]:
     """This stack's owner label (a new one without `owner`) and the project's labels carrying it."""
     owner = owner or f"{props['ownerStack']}-{secrets.token_hex(4)}"
     return owner, {**_labels(project), OWNER_LABEL: owner}
 
 
-def _written(props: dict[str, Any]) -> dict[str, str]:
+def _written(props: ProjectSettingsState) -> dict[str, str]:
     """What this stack last wrote (a state from before ownership kept it in the settings keys)."""
     return props.get("written") or {key: props.get(key, "") for key in SETTINGS}
 
 
-def _state(props: dict[str, Any], previous: dict[str, Any], owner: str) -> dict[str, Any]:
+def _state(props: ProjectSettingsProps, previous: dict[str, Any], owner: str) -> dict[str, Any]:
     """What the state keeps beside the inputs: the values found first, the mark, and what was written."""
     return {"previous": previous, "owner": owner, "written": {key: props[key] for key in SETTINGS}}
 
@@ -105,9 +124,10 @@ def _cap_too_low(cap: int, needed: int) -> str:
 
 
 class ProjectSettingsProvider(DatasphereProvider):
+    props_type = ProjectSettingsProps
     inputs = Inputs(in_place=IN_PLACE, replace=("projectId",), ignored=CHECK_ONLY)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: ProjectSettingsState, news: ProjectSettingsProps) -> CheckResult:
         failures = require_text(news, ["projectId", *SETTINGS, "ownerStack"])
         cap = news.get("maxUnitsPerHour")
         if is_known(cap):
@@ -132,7 +152,7 @@ class ProjectSettingsProvider(DatasphereProvider):
         self.client.update_project(project_id, {field: values[key] for key, field in SETTINGS.items()},
                                    limits, labels)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: ProjectSettingsProps) -> CreateResult:
         project_id = props["projectId"]
         project = self.client.get_project(project_id)
         label = _labels(project).get(OWNER_LABEL)
@@ -142,10 +162,10 @@ class ProjectSettingsProvider(DatasphereProvider):
         self._apply(project_id, props, _managed_cap(props), labels)
         return CreateResult(project_id, {**props, **_state(props, _current(project), owner)})
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: ProjectSettingsState, news: ProjectSettingsProps) -> DiffResult:
         return self.inputs.diff(olds, news)
 
-    def _refusal(self, olds: dict[str, Any], project: dict[str, Any]) -> str | None:
+    def _refusal(self, olds: ProjectSettingsState, project: dict[str, Any]) -> str | None:
         """Why this stack must not write the project's settings now, or None."""
         project_id = olds["projectId"]
         label = _labels(project).get(OWNER_LABEL)
@@ -160,7 +180,7 @@ class ProjectSettingsProvider(DatasphereProvider):
                         f"project, or {ADOPT_FIX} to take it over knowingly")
         return None
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: ProjectSettingsState, news: ProjectSettingsProps) -> UpdateResult:
         project_id = news["projectId"]
         project = self.client.get_project(project_id)
         refusal = self._refusal(olds, project)
@@ -174,7 +194,7 @@ class ProjectSettingsProvider(DatasphereProvider):
         self._apply(project_id, news, cap, labels)
         return UpdateResult({**news, **_state(news, previous, owner)})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: ProjectSettingsState) -> ReadResult:
         try:
             project = self.client.get_project(id_)
         except ApiError as error:
@@ -186,7 +206,7 @@ class ProjectSettingsProvider(DatasphereProvider):
             current["maxUnitsPerHour"] = 0  # not the stack's to manage, so not drift
         return ReadResult(id_, {**props, "projectId": id_, **current})
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: ProjectSettingsState) -> None:
         try:
             project = self.client.get_project(props["projectId"])
         except ApiError as error:

@@ -7,7 +7,7 @@ place, but never the content: it is neither returned by the API nor by this prov
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -26,11 +26,19 @@ from components.datasphere.provider import DatasphereProvider
 NAME_RULE = "letters, digits, `-` and `_`, starting with a letter"
 
 
+class SecretProps(TypedDict, total=False):
+    projectId: str
+    name: str
+    content: str
+    contentSha256: str
+    description: str
+    labels: dict[str, str]
+
 def content_digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def _public(props: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
+def _public(props: SecretProps, secret: dict[str, Any]) -> dict[str, Any]:
     return {
         "projectId": secret.get("projectId", props["projectId"]),
         "name": secret.get("name", props["name"]),
@@ -41,10 +49,11 @@ def _public(props: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
 
 
 class SecretProvider(DatasphereProvider):
+    props_type = SecretProps
     # The content is compared through its hash (contentSha256): the API never returns it.
     inputs = Inputs(in_place=("contentSha256", "description", "labels"), replace=("projectId", "name"),
                     ignored=("content",))
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: SecretProps, news: SecretProps) -> CheckResult:
         failures = require_text(news, ["projectId", "name", "content"])
         name = news.get("name")
         if is_known(name) and isinstance(name, str) and not (
@@ -56,15 +65,15 @@ class SecretProvider(DatasphereProvider):
             inputs["contentSha256"] = content_digest(news["content"])
         return CheckResult({**inputs, "content": news.get("content")}, failures)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: SecretProps) -> CreateResult:
         secret = self.client.create_secret(props["projectId"], props["name"], props["content"],
                                            props.get("description", ""), props.get("labels") or {})
         return CreateResult(secret["id"], _public(props, secret))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: SecretProps, news: SecretProps) -> DiffResult:
         return self.inputs.diff(olds, news)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: SecretProps, news: SecretProps) -> UpdateResult:
         changes: dict[str, Any] = {}
         if olds.get("contentSha256") != news["contentSha256"]:
             changes["content"] = news["content"]
@@ -75,13 +84,13 @@ class SecretProvider(DatasphereProvider):
             self.client.update_secret(id_, changes)
         return UpdateResult(_public(news, {}))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: SecretProps) -> ReadResult:
         secret = self.client.get_secret(id_)
         if secret is None:
             return ReadResult("", {})
         return ReadResult(id_, _public({"contentSha256": props.get("contentSha256", ""), **props}, secret))
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, _props: SecretProps) -> None:
         self.client.delete_secret(id_)
 
 

@@ -8,7 +8,7 @@ rotated: `pulumi up --replace <its urn>`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource
@@ -19,11 +19,23 @@ from components.iam.api import IamClient
 KEYS = ("serviceAccountId", "scopes", "description")
 
 
+class ApiKeyProps(TypedDict, total=False):
+    serviceAccountId: str
+    scopes: list[str]
+    description: str
+
+
+class ApiKeyState(ApiKeyProps, total=False):
+    """The inputs and the key's secret, shown once at create and kept (a secret output)."""
+
+    secret: str
+
 class ApiKeyProvider(CloudProvider[IamClient]):
+    props_type = ApiKeyProps
     inputs = Inputs(replace=KEYS)
     client_class = IamClient
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, _olds: ApiKeyState, news: ApiKeyProps) -> CheckResult:
         failures = require_text(news, ["serviceAccountId"])
         scopes = news.get("scopes")
         if is_known(scopes) and not (isinstance(scopes, list) and scopes
@@ -32,15 +44,15 @@ class ApiKeyProvider(CloudProvider[IamClient]):
                                          f"yc.cloud-registry.artifacts.pull, got {scopes!r}"))
         return CheckResult(news, failures)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: ApiKeyProps) -> CreateResult:
         key, secret = self.client.create_api_key(props["serviceAccountId"], props.get("description", ""),
                                                  props["scopes"])
         return CreateResult(key["id"], {**props, "secret": secret, "createdAt": key.get("createdAt", "")})
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: ApiKeyState, news: ApiKeyProps) -> DiffResult:
         return self.inputs.diff(olds, news)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: ApiKeyState) -> ReadResult:
         key = self.client.get_api_key(id_)
         if key is None:
             return ReadResult("", {})
@@ -50,7 +62,7 @@ class ApiKeyProvider(CloudProvider[IamClient]):
                    "createdAt": key.get("createdAt", "")}
         return ReadResult(id_, {**props, **current})
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, _props: ApiKeyState) -> None:
         self.client.delete_api_key(id_)
 
 
