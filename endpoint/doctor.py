@@ -27,7 +27,7 @@ from components.cloud.http import ApiError, HttpAnswer, Timing, observed, send
 from components.cloud.provider import endpoints_from
 from components.cloudregistry.api import CloudRegistryClient
 from components.datasphere.api import DatasphereClient
-from components.datasphere.contract import DIFFERS, HOLDS, MISSING, UNKNOWN, check_contract
+from components.datasphere.contract import DIFFERS, HOLDS, MISSING, UNKNOWN, Finding, check_contract
 from components.hub import HubAccess, HubAccessError, load_model_facts
 
 NAMESPACE = "vllm-datasphere"
@@ -37,16 +37,6 @@ REMOVED = "[removed]"
 SECRET_FIELDS = re.compile(r"token|secret|password|private|jwt|key$", re.IGNORECASE)
 SECRET_SHAPES = re.compile(r"(t1\.[\w.-]+|y[0-3]_[\w-]+|AQVN[\w-]+|hf_\w+|eyJ[\w.-]+|"
                            r"-----BEGIN[\s\S]*?-----END [A-Z ]+-----)")
-
-
-@dataclass(frozen=True)
-class Assumption:
-    what: str
-    verdict: str
-    seen: str
-
-    def __str__(self) -> str:
-        return f"{self.verdict:13} {self.what}: {self.seen}"
 
 
 def scrub(value: Any) -> Any:
@@ -73,7 +63,7 @@ class Transcript:
             entry["failure"] = scrub(failure or "")
         self.entries.append(entry)
 
-    def write(self, path: Path, assumptions: list[Assumption]) -> None:
+    def write(self, path: Path, assumptions: list[Finding]) -> None:
         path.write_text(json.dumps({"assumptions": [a.__dict__ for a in assumptions],
                                     "exchanges": self.entries}, indent=2) + "\n")
 
@@ -93,17 +83,17 @@ def _answer_of(error: ApiError) -> str:
     return f"HTTP {error.status}, code {error.code}: {scrub(error.message)[:160]}"
 
 
-def _api(what: str, call: Callable[[], Any], judge: Callable[[Any], tuple[str, str]]) -> Assumption:
+def _api(what: str, call: Callable[[], Any], judge: Callable[[Any], tuple[str, str]]) -> Finding:
     """One published call: holds or differs by its answer; a refusal of access or an outage cannot tell."""
     try:
-        return Assumption(what, *judge(call()))
+        return Finding(what, *judge(call()))
     except ApiError as error:
         if error.status in (404, 405, 501) or error.code == 12:
-            return Assumption(what, MISSING, _answer_of(error))
+            return Finding(what, MISSING, _answer_of(error))
         verdict = UNKNOWN if error.status in (None, 401, 403, 429) or (error.status or 0) >= 500 else DIFFERS
-        return Assumption(what, verdict, _answer_of(error))
+        return Finding(what, verdict, _answer_of(error))
     except ConnectionError as error:
-        return Assumption(what, UNKNOWN, str(error))
+        return Finding(what, UNKNOWN, str(error))
 
 
 def _project_shape(project: Any) -> tuple[str, str]:
@@ -117,7 +107,7 @@ def _project_shape(project: Any) -> tuple[str, str]:
                    f"{settings.get('subnetId') or 'none'}")
 
 
-def _node_api(client: DatasphereClient, folder_id: str) -> Assumption:
+def _node_api(client: DatasphereClient, folder_id: str) -> Finding:
     """node-api routes by header: a node that does not exist gets an HTTP refusal, not an outage."""
     what = "node-api answers for a node that does not exist (GET /v1/models, x-node-id)"
     headers = {"Authorization": f"Bearer {client.token()}", "x-node-id": BOGUS_NODE, "x-folder-id": folder_id}
@@ -125,40 +115,40 @@ def _node_api(client: DatasphereClient, folder_id: str) -> Assumption:
         answer = send("GET", f"{client.endpoints.node_api}/v1/models", headers, None,
                       client.timing.request_timeout)
     except ConnectionError as error:
-        return Assumption(what, UNKNOWN, str(error))
+        return Finding(what, UNKNOWN, str(error))
     seen = f"HTTP {answer.status} {scrub(answer.text[:120])!r}"
-    return Assumption(what, HOLDS if 400 <= answer.status < 500 else DIFFERS, seen)
+    return Finding(what, HOLDS if 400 <= answer.status < 500 else DIFFERS, seen)
 
 
-def _hub(model: str) -> Assumption:
+def _hub(model: str) -> Finding:
     what = f"the Hugging Face Hub answers for {model}"
     try:
         loaded = load_model_facts(model, HubAccess.from_environment(os.environ.get("HF_TOKEN")))
     except HubAccessError as error:
-        return Assumption(what, HOLDS, f"it answers, and refuses: {scrub(str(error))[:160]}")
+        return Finding(what, HOLDS, f"it answers, and refuses: {scrub(str(error))[:160]}")
     if loaded.origin == "hub":
-        return Assumption(what, HOLDS, f"commit {loaded.revision}")
-    return Assumption(what, UNKNOWN, loaded.unavailable_reason or "not reached")
+        return Finding(what, HOLDS, f"commit {loaded.revision}")
+    return Finding(what, UNKNOWN, loaded.unavailable_reason or "not reached")
 
 
 def run_doctor(config: Mapping[str, str], env: Mapping[str, str], timing: Timing | None = None
-               ) -> tuple[list[Assumption], Transcript]:
+               ) -> tuple[list[Finding], Transcript]:
     """Every assumption, judged; and the transcript of what was said."""
     transcript = Transcript()
     endpoints = endpoints_from(config)
     timing = timing or Timing()
     project_id = config.get(f"{NAMESPACE}:datasphereProjectId", "")
     model = config.get(f"{NAMESPACE}:model") or "Qwen/Qwen2.5-7B-Instruct"
-    found: list[Assumption] = []
+    found: list[Finding] = []
     with observed(transcript):
         try:
             source = token_source(config.get, env, endpoints, timing)
             source()
-            found.append(Assumption("an IAM token from the credentials", HOLDS, "obtained"))
+            found.append(Finding("an IAM token from the credentials", HOLDS, "obtained"))
         except CredentialsError as error:
-            found.append(Assumption("an IAM token from the credentials", UNKNOWN, str(error)))
+            found.append(Finding("an IAM token from the credentials", UNKNOWN, str(error)))
         except ApiError as error:
-            found.append(Assumption("an IAM token from the credentials", DIFFERS, _answer_of(error)))
+            found.append(Finding("an IAM token from the credentials", DIFFERS, _answer_of(error)))
         if found[-1].verdict == HOLDS:
             datasphere = DatasphereClient(endpoints, source, timing)
             project: dict[str, Any] = {}
@@ -174,21 +164,20 @@ def run_doctor(config: Mapping[str, str], env: Mapping[str, str], timing: Timing
                 found.append(_api(f"its community {community} and zone",
                                   lambda: datasphere.get_community(community),
                                   lambda c: (HOLDS, f"zone {c.get('zoneId') or 'not given'}")))
-                found += [Assumption(f.call, f.verdict, f.seen)
-                          for f in check_contract(datasphere, project_id)]
+                found += check_contract(datasphere, project_id)
                 folder = config.get(f"{NAMESPACE}:folderId") or (project.get("settings") or {}).get(
                     "defaultFolderId", "")
                 registries = CloudRegistryClient(endpoints, source, timing)
                 found.append(_api(f"the Cloud Registry API (registries of folder {folder or '?'})",
                                   lambda: registries.list_registries(folder),
                                   lambda items: (HOLDS, f"{len(items)} registries")) if folder else
-                             Assumption("the Cloud Registry API", UNKNOWN, "no folder: set folderId"))
+                             Finding("the Cloud Registry API", UNKNOWN, "no folder: set folderId"))
                 found.append(_node_api(datasphere, folder))
         found.append(_hub(model))
     return found, transcript
 
 
-def exit_code(assumptions: list[Assumption]) -> int:
+def exit_code(assumptions: list[Finding]) -> int:
     verdicts = {a.verdict for a in assumptions}
     if verdicts & {DIFFERS, MISSING}:
         return 1
@@ -199,8 +188,8 @@ def doctor(project_dir: Path, stack: str, transcript_path: Path, env: Mapping[st
            timing: Timing | None = None) -> int:
     config = stack_config(project_dir, stack)
     assumptions, transcript = run_doctor(config, env, timing)
-    for assumption in assumptions:
-        out.write(f"{assumption}\n")
+    for finding in assumptions:
+        out.write(f"{finding.verdict:13} {finding.what}: {finding.seen}\n")
     transcript.write(transcript_path, assumptions)
     code = exit_code(assumptions)
     verdict = {0: "pulumi up can be expected to work", 1: "pulumi up would fail where a line says differs "

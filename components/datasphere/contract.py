@@ -25,14 +25,15 @@ UNIMPLEMENTED = 12
 
 @dataclass(frozen=True)
 class Finding:
-    """One call of the contract and what its answer says of it. `seen` holds no token or header."""
+    """One assumption (a call of the contract, or, for the doctor, any other) and what its answer says
+    of it. `seen` holds no token or header."""
 
-    call: str
+    what: str
     verdict: str
     seen: str
 
     def __str__(self) -> str:
-        return f"{self.call}: {self.verdict} ({self.seen})"
+        return f"{self.what}: {self.verdict} ({self.seen})"
 
 
 def _shape_holds(body: Any, collection: str) -> bool:
