@@ -105,7 +105,8 @@ def contract_problems(findings: list[Finding], endpoint: str) -> list[ConfigProb
         "contract in docs/datasphere-api.md, and this platform differs from it, so no node could be "
         "created. Nothing was created. Fix: where DataSphere serves these calls at another address, "
         "pulumi config set datasphereEndpoint <url> (and nodeApiEndpoint, operationEndpoint for their "
-        "parts); otherwise the contract needs correcting first: report what was seen"))]
+        "parts); otherwise the contract needs correcting first: run python -m endpoint doctor and report "
+        "its transcript"))]
 
 
 def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProblem],

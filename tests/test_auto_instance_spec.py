@@ -131,3 +131,16 @@ def test_each_entry_of_models_picks_its_own(caplog: pytest.LogCaptureFixture) ->
              if r.getMessage().startswith("instanceSpec")]
     assert lines == ["instanceSpec [small]: auto picked gt4.1", "instanceSpec [big]: auto picked g2.1"]
     assert TOKEN not in "".join(r.getMessage() for r in caplog.records)
+
+
+def test_a_fit_within_the_estimates_spread_is_said_to_be_unsure() -> None:
+    close = check_model(settings(QWEN_32B, instanceSpec="g2.1"), recorded(QWEN_32B), Warnings())
+    assert close.fits
+    assert close.unsure
+    assert close.summary().endswith(
+        "; unsure: 0.6 GiB from the limit, within the 1.7 GiB that vLLM's own start-up figures have differed "
+        "from this estimate by; vLLM's profile at start-up decides")
+    roomy = check_model(settings(QWEN_32B, instanceSpec="g2.1", maxModelLen="16384"), recorded(QWEN_32B),
+                        Warnings())
+    assert not roomy.unsure
+    assert "unsure" not in roomy.summary()
