@@ -27,7 +27,15 @@ from components.cloud.http import ApiError, HttpAnswer, Timing, observed, send
 from components.cloud.provider import endpoints_from
 from components.cloudregistry.api import CloudRegistryClient
 from components.datasphere.api import DatasphereClient
-from components.datasphere.contract import DIFFERS, HOLDS, MISSING, UNKNOWN, Finding, check_contract
+from components.datasphere.contract import (
+    DIFFERS,
+    HOLDS,
+    MISSING,
+    UNKNOWN,
+    Finding,
+    answer_of,
+    check_contract,
+)
 from components.hub import HubAccess, HubAccessError, load_model_facts
 
 NAMESPACE = "vllm-datasphere"
@@ -80,7 +88,7 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
 
 
 def _answer_of(error: ApiError) -> str:
-    return f"HTTP {error.status}, code {error.code}: {scrub(error.message)[:160]}"
+    return scrub(answer_of(error))
 
 
 def _api(what: str, call: Callable[[], Any], judge: Callable[[Any], tuple[str, str]]) -> Finding:

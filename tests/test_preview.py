@@ -112,6 +112,7 @@ def test_the_status_of_an_answer_is_judged(status: int | None, code: int | None,
 
     [nodes, *_] = check_contract(SimpleNamespace(list_first=refuse), "bt1project0000000000")
     assert nodes.verdict == verdict
+    assert "None" not in nodes.seen
 
 
 def test_a_call_that_cannot_be_judged_is_a_warning_not_a_refusal(

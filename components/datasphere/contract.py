@@ -45,11 +45,18 @@ def _shape_holds(body: Any, collection: str) -> bool:
     return isinstance(items, list) and all(isinstance(item, dict) and "id" in item for item in items)
 
 
+def answer_of(error: ApiError) -> str:
+    """What a failed call got back, for a person: the status, the code and the message, no header."""
+    status = f"HTTP {error.status}" if error.status is not None else "no HTTP answer"
+    code = f", code {error.code}" if error.code is not None else ""
+    return f"{status}{code}: {error.message[:160]}"
+
+
 def _judge(collection: str, call: str, client: DatasphereClient, project_id: str) -> Finding:
     try:
         body = client.list_first(collection, project_id)
     except ApiError as error:
-        seen = f"HTTP {error.status}, code {error.code}: {error.message[:160]}"
+        seen = answer_of(error)
         if error.status in MISSING_STATUS or error.code == UNIMPLEMENTED:
             return Finding(call, MISSING, seen)
         if error.status is None or error.status in (401, 403, 429) or error.status >= 500:
