@@ -69,7 +69,8 @@ class ConfigProblem:
     def __str__(self) -> str:
         key = self.key if ":" in self.key else f"{NAMESPACE}:{self.key}"
         where = f"[{self.entry}] " if self.entry else ""
-        return f"{where}{key} = {self.value!r}: {self.message}"
+        value = "(not set)" if self.value is None else f"= {self.value!r}"
+        return f"{where}{key} {value}: {self.message}"
 
     def in_entry(self, index: int, name: str, keys: frozenset[str]) -> ConfigProblem:
         """The same problem of `models[index]`: its key, and the fix commands for `keys`, become paths."""

@@ -284,7 +284,7 @@ def test_a_gated_model_without_a_token_stops_the_preview(monkeypatch: pytest.Mon
         with pytest.raises(ConfigError) as raised:
             check_model_fits(settings(LLAMA_8B, weights="image"), None)
     assert str(raised.value).startswith(
-        "invalid stack configuration (1 problem(s)):\n  - vllm-datasphere:huggingFaceToken = None: "
+        "invalid stack configuration (1 problem(s)):\n  - vllm-datasphere:huggingFaceToken (not set): "
         "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face")
     assert raised.value.__cause__ is None
 

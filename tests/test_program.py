@@ -227,7 +227,7 @@ def test_cloud_id_may_come_from_the_environment_like_the_provider_reads_it(monke
 
 def test_without_a_cloud_or_folder_nothing_is_created(monkeypatch) -> None:
     monkeypatch.delenv("YC_CLOUD_ID", raising=False)
-    with pytest.raises(ConfigError, match=r"folderId = None: is unset, so a folder will be created"):
+    with pytest.raises(ConfigError, match=r"folderId \(not set\): is unset, so a folder will be created"):
         run_program({"yandex:cloudId": None})
 
 
@@ -482,6 +482,14 @@ def test_a_client_service_account_may_only_call_the_endpoint() -> None:
 def test_client_service_account_must_be_a_boolean() -> None:
     with pytest.raises(ConfigError, match=r"clientServiceAccount = 'yes': must be true or false"):
         run_program({f"{PROJECT}:clientServiceAccount": "yes"})
+
+
+def test_an_unset_value_is_said_so_never_as_none() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_program({f"{PROJECT}:model": "meta-llama/Llama-3.1-8B-Instruct",
+                     f"{PROJECT}:weights": "image"}, preview=True)
+    assert "None" not in str(raised.value)
+    assert "vllm-datasphere:huggingFaceToken (not set): " in str(raised.value)
 
 
 def test_a_multi_gpu_configuration_warns_of_shared_memory(caplog: pytest.LogCaptureFixture) -> None:
