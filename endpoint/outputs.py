@@ -84,7 +84,19 @@ def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
                            "--json`") from None
     if done.returncode != 0:
         raise OutputsError(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}")
-    return from_outputs(json.loads(done.stdout), model)
+    return from_outputs(_outputs_json(done.stdout, f"`{' '.join(command)}`"), model)
+
+
+def _outputs_json(text: str, source: str) -> Mapping[str, Any]:
+    """Stack outputs as JSON, or an `OutputsError` saying what came instead (never a traceback)."""
+    try:
+        outputs = json.loads(text)
+    except ValueError:
+        shown = text.strip()[:120] or "nothing"
+        raise OutputsError(f"{source} gave no JSON ({shown!r}): is it the stack `pulumi up` made?") from None
+    if not isinstance(outputs, dict):
+        raise OutputsError(f"{source} gave {type(outputs).__name__}, not the stack's outputs")
+    return outputs
 
 
 def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str, str],
@@ -94,8 +106,8 @@ def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str
     model = model or env.get(ENV_STACK_MODEL) or None
     if outputs_file is not None:
         try:
-            saved = json.loads(outputs_file.read_text())
-        except (OSError, ValueError) as error:
-            raise OutputsError(f"cannot read {outputs_file}: {error}") from None
-        return from_outputs(saved, model)
+            text = outputs_file.read_text()
+        except OSError as error:
+            raise OutputsError(f"cannot read {outputs_file}: {error.strerror}") from None
+        return from_outputs(_outputs_json(text, str(outputs_file)), model)
     return from_environment(env) or from_pulumi(stack, project_dir, model, run)

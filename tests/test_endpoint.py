@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -393,3 +394,23 @@ def test_several_models_without_model_or_with_an_unknown_one_say_which_there_are
                         clock=fake.clock, sleep=fake.clock.advance, out=io.StringIO(), err=err)
             assert (code, err.getvalue()) == (2, message)
         assert fake.requests == []
+
+
+@pytest.mark.parametrize(("stdout", "said"), [
+    ("warning: no stack selected\n", "gave no JSON ('warning: no stack selected')"),
+    ("", "gave no JSON ('nothing')"),
+    ("[1, 2]", "gave list, not the stack's outputs"),
+])
+def test_outputs_that_are_not_json_are_one_line_not_a_traceback(tmp_path: Path, stdout: str,
+                                                                 said: str) -> None:
+    def pulumi(*_: object, **__: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess([], 0, stdout, "")
+
+    with pytest.raises(OutputsError, match=re.escape(said)):
+        find_endpoint(None, None, {}, tmp_path, run=pulumi)
+    saved = tmp_path / "outputs.json"
+    saved.write_text(stdout)
+    with pytest.raises(OutputsError, match=re.escape(said)):
+        find_endpoint(saved, None, {}, tmp_path)
+    with pytest.raises(OutputsError, match=r"cannot read .*absent.json: No such file or directory"):
+        find_endpoint(tmp_path / "absent.json", None, {}, tmp_path)
