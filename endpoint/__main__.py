@@ -75,15 +75,18 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m endpoint", description=__doc__.splitlines()[0],
                                   formatter_class=formatter)
     commands = top.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", parents=[common], formatter_class=formatter,
-                                help="wait until it serves, list models, time one chat completion")
+    exits = __doc__.split("\n\n", 1)[1].strip()
+    check = commands.add_parser("check", parents=[common], formatter_class=formatter, epilog=exits,
+                                help="wait until it serves, list models, time one chat completion",
+                                description="Wait through a node that is still loading (503s) until "
+                                "/v1/models lists the model, then time one chat completion.")
     check.add_argument("--wait-minutes", type=NOT_NEGATIVE, default=30.0,
                        help="how long to wait through a node that is still loading")
     check.add_argument("--interval", type=POSITIVE, default=5.0, help="seconds between readiness polls")
     bench = commands.add_parser("bench", parents=[common], formatter_class=formatter,
                                 help="concurrent streaming requests for a while; TTFT, TPOT, ITL, E2E "
                                 "latency and throughput as vLLM's own benchmark measures them",
-                                description=bench_module.__doc__)
+                                description=bench_module.__doc__, epilog=exits)
     bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
     bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
