@@ -299,8 +299,9 @@ def test_help_shows_the_defaults() -> None:
 
 @pytest.mark.parametrize("command", ["check", "bench", "doctor"])
 def test_help_says_what_each_command_does_and_its_exit_codes(command: str) -> None:
-    shown = " ".join(subprocess.run([sys.executable, "-m", "endpoint", command, "--help"], capture_output=True,
-                                    text=True, check=True).stdout.split())
+    done = subprocess.run([sys.executable, "-m", "endpoint", command, "--help"], capture_output=True,
+                          text=True, check=True)
+    shown = " ".join(done.stdout.split())
     assert "Exit codes: 0 " in shown
     assert {"check": "then time one chat completion", "bench": "TTFT, time to first token",
             "doctor": "does this account answer as the stack assumes"}[command] in shown
