@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ class LoadedFacts:
     # The commit the facts are of, pinned or resolved; None when neither the Hub nor the cache knew it.
     revision: str | None = None
     gated: bool = False
+    # Why config.json could not be read though the Hub answered for the model: it is gated and the token
+    # (if any) has no access. The rest of the facts stand, so every other check still runs.
+    config_denied: HubAccessError | None = None
 
 
 def cache_path(cache_dir: Path, model: str) -> Path:
@@ -110,6 +113,9 @@ def load_model_facts(model: str, access: HubAccess, revision: str | None = None)
                 "https://huggingface.co/settings/tokens and pulumi config set --secret "
                 "huggingFaceToken <token>")) from None
         return _without_hub(model, cached, revision, f"{access.endpoint} answered HTTP {status}")
+    if record.pop("configDenied", False):
+        # Not cached: once a token with access is set, the config is read.
+        return replace(_loaded(model, record, "hub"), config_denied=_gated(model, access))
     if record is not cached:
         _write_cache(path, record)
     return _loaded(model, record, "hub")
@@ -144,13 +150,17 @@ def _fetch(model: str, access: HubAccess, revision: str | None,
         timeout=access.timeout_seconds,
         follow_redirects=True,
     )
+    denied = False
     try:
         hf_raise_for_status(response)
         config = response.json()
     except RemoteEntryNotFoundError:
         config = None
+    except GatedRepoError:
+        config, denied = None, True
     safetensors = info.safetensors
     return {
+        "configDenied": denied,
         "format": CACHE_FORMAT,
         "model": model,
         "sha": info.sha,

@@ -89,6 +89,9 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
             raise ConfigError([_gated_from_hub(settings)]) from None
         raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
     problems = _weights_problems(settings, loaded, hugging_face_token is not None)
+    if loaded.config_denied is not None and hugging_face_token is not None and settings.weights == "image":
+        denied = loaded.config_denied
+        problems.append(ConfigProblem(denied.key, denied.value, str(denied)))
     choice = None
     try:
         if settings.auto_instance_spec:
@@ -321,6 +324,8 @@ def divides_heads(shape: ModelShape | None, tensor_parallel_size: int) -> bool:
 def _reason(loaded: LoadedFacts) -> str:
     if loaded.unavailable_reason:
         return loaded.unavailable_reason
+    if loaded.config_denied is not None:
+        return "it is gated, and read without a token with access"
     return "the Hub has no config.json for it" if loaded.facts.config is None else "unknown"
 
 
@@ -394,7 +399,8 @@ def _max_model_len(settings: ModelSettings, shape: ModelShape | None, loaded: Lo
                    problems: list[ConfigProblem]) -> int | None:
     own = shape.context_length if shape else None
     if settings.max_model_len is None:
-        if own is None:
+        # A gated config read without access: its length is known once the token problem is fixed.
+        if own is None and loaded.config_denied is None:
             problems.append(ConfigProblem("maxModelLen", 0, (
                 f"0 means the model's own context length, which is unknown ({_reason(loaded)}). "
                 "Fix: pulumi config set maxModelLen 8192 (or the length you need)")))

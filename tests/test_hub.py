@@ -71,26 +71,32 @@ def test_a_hub_outage_is_a_fallback_and_nothing_is_cached(tmp_path: Path) -> Non
     assert not cache_path(tmp_path, QWEN).exists()
 
 
-def test_a_gated_model_without_a_token_is_a_clear_error(tmp_path: Path) -> None:
-    with fake_hub([LLAMA_8B]) as (url, _), pytest.raises(HubAccessError) as raised:
-        load_model_facts(LLAMA_8B, access(url, tmp_path))
-    assert raised.value.key == "huggingFaceToken"
-    assert raised.value.value is None
-    assert str(raised.value) == (
+def test_a_gated_model_without_a_token_is_a_clear_error_beside_the_facts_it_has(tmp_path: Path) -> None:
+    """The Hub answers for a gated model without a token, all but its config: the size is known, so the
+    preview says that it fits (or not) in the same round as the token it needs."""
+    with fake_hub([LLAMA_8B]) as (url, _):
+        loaded = load_model_facts(LLAMA_8B, access(url, tmp_path))
+    assert (loaded.gated, loaded.facts.parameters, loaded.facts.config) == (True, 8_030_261_248, None)
+    denied = loaded.config_denied
+    assert isinstance(denied, HubAccessError)
+    assert denied.key == "huggingFaceToken"
+    assert denied.value is None
+    assert str(denied) == (
         "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face: its config (and, at the image build, "
         "its weights) can only be read with a token of an account that accepted its license. Fix: accept "
         "it at https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct, then pulumi config set "
         "--secret huggingFaceToken <read token>")
-    assert raised.value.__cause__ is None
-    assert not cache_path(tmp_path, LLAMA_8B).exists()
+    assert denied.__cause__ is None
+    assert not cache_path(tmp_path, LLAMA_8B).exists(), "read again once a token with access is set"
 
 
 def test_a_gated_model_with_a_token_without_access_names_the_license(tmp_path: Path) -> None:
-    with fake_hub([LLAMA_8B]) as (url, _), pytest.raises(HubAccessError) as raised:
-        load_model_facts(LLAMA_8B, access(url, tmp_path, token=UNGRANTED_TOKEN))
-    assert raised.value.value == "[hidden]"
-    assert "this token has no access to the gated model meta-llama/Llama-3.1-8B-Instruct" in str(raised.value)
-    assert UNGRANTED_TOKEN not in str(raised.value)
+    with fake_hub([LLAMA_8B]) as (url, _):
+        denied = load_model_facts(LLAMA_8B, access(url, tmp_path, token=UNGRANTED_TOKEN)).config_denied
+    assert isinstance(denied, HubAccessError)
+    assert denied.value == "[hidden]"
+    assert "this token has no access to the gated model meta-llama/Llama-3.1-8B-Instruct" in str(denied)
+    assert UNGRANTED_TOKEN not in str(denied)
 
 
 def test_a_granted_token_reads_a_gated_model_and_is_kept_nowhere(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from components.model_settings import ModelSettings
 from components.platform import CONFIGURATIONS
 from components.preflight import check_model, check_model_fits
 from components.settings import ConfigError, parse_settings
-from tests.fake_hub import GRANTED_TOKEN, fake_hub, fixture
+from tests.fake_hub import GRANTED_TOKEN, UNGRANTED_TOKEN, fake_hub, fixture
 
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 QWEN_AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"
@@ -285,7 +285,7 @@ def test_a_gated_model_without_a_token_stops_the_preview(monkeypatch: pytest.Mon
             check_model_fits(settings(LLAMA_8B, weights="image"), None)
     assert str(raised.value).startswith(
         "invalid stack configuration (1 problem(s)):\n  - vllm-datasphere:huggingFaceToken (not set): "
-        "meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face")
+        "is unset, but meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face")
     assert raised.value.__cause__ is None
 
 
@@ -359,3 +359,17 @@ def test_auto_runs_a_float32_checkpoint_in_16_bits() -> None:
     result = check_model(settings(QWEN), loaded, Warnings())
     assert result.weights_bytes == 2 * 7_615_616_512
     assert result.as_output()["precision"] == "16-bit"
+
+
+def test_a_token_without_access_is_named_in_the_same_round(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with fake_hub([LLAMA_8B]) as (url, _):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        with pytest.raises(ConfigError) as raised:
+            check_model_fits(settings(LLAMA_8B, weights="image"), UNGRANTED_TOKEN)
+    [problem] = raised.value.problems
+    assert (problem.key, problem.value) == ("huggingFaceToken", "[hidden]")
+    assert "this token has no access to the gated model meta-llama/Llama-3.1-8B-Instruct" in problem.message
+    assert UNGRANTED_TOKEN not in str(raised.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from components.cloud.http import ApiError
 from components.datasphere.contract import check_contract
 from components.settings import ConfigError
 from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
+from tests.fake_hub import fake_hub
 from tests.program import PROJECT, Registration, run_program
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -133,3 +135,19 @@ def test_a_zone_other_than_the_communitys_is_refused(project_api: FakeDatasphere
                              "bt1project0000000000, ru-central1-b, where its nodes run. Fix: pulumi config "
                              "set zone ru-central1-b"}
     assert run_program({f"{PROJECT}:zone": "ru-central1-b"}, preview=True).outputs["projectId"]
+
+
+def test_a_large_gated_model_is_refused_for_everything_in_one_round(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Gated, too big and a bad id, with no token and nothing cached: one preview says all three."""
+    monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with fake_hub([LLAMA_70B]) as (url, _):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        found = problems_of({f"{PROJECT}:model": LLAMA_70B, f"{PROJECT}:datasphereProjectId": "bt1-bad"})
+        assert set(found) == {"weights", "instanceSpec", "datasphereProjectId"}
+        assert found["weights"].startswith(f"{LLAMA_70B} is gated on Hugging Face, and with weights hub")
+        assert found["instanceSpec"].startswith(f"{LLAMA_70B} does not fit: vLLM needs about")
+        with_image = problems_of({f"{PROJECT}:model": LLAMA_70B, f"{PROJECT}:weights": "image"})
+        assert set(with_image) == {"huggingFaceToken", "instanceSpec"}
+    assert not list(tmp_path.rglob("*.json")), "a config read without access is not cached"
