@@ -110,8 +110,10 @@ def contract_problems(findings: list[Finding], endpoint: str) -> list[ConfigProb
 
 
 def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProblem],
-                              hugging_face_token: str | None) -> Checked:
-    """Run every check the refused settings leave standing; raise one `ConfigError` with all problems."""
+                              hugging_face_token: str | None, cloud: bool = True) -> Checked:
+    """Run every check the refused settings leave standing; raise one `ConfigError` with all problems.
+    `cloud` False leaves out the reads of the cloud (an existing subnet or registry, the project): the
+    offline check (components/check_config.py) without credentials."""
     found = list(problems)
     refused = {problem.key for problem in found}
     memory: dict[str, MemoryEstimate] = {}
@@ -128,12 +130,12 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
             memory[model.name] = checked.memory
             pinned.append(checked.model)
     existing_subnet = None
-    if not refused & SUBNET_READS:
+    if cloud and not refused & SUBNET_READS:
         existing_subnet, more = find_subnet(settings)
         found += more
-    if "registryId" not in refused:
+    if cloud and "registryId" not in refused:
         found += registry_problems(settings)
-    if "datasphereProjectId" not in refused:
+    if cloud and "datasphereProjectId" not in refused:
         found += project_problems(settings, zone_checked="zone" not in refused)
     cost = None
     # The cap is judged on every node's configuration, known once each model passed its preflight.

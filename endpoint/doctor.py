@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from components.cloud.credentials import CredentialsError, token_source
 from components.cloud.http import ApiError, HttpAnswer, Timing, observed, send
 from components.cloud.provider import endpoints_from
 from components.cloudregistry.api import CloudRegistryClient
+from components.config_files import stack_config
 from components.datasphere.api import DatasphereClient
 from components.datasphere.contract import (
     DIFFERS,
@@ -74,17 +73,6 @@ class Transcript:
     def write(self, path: Path, assumptions: list[Finding]) -> None:
         path.write_text(json.dumps({"assumptions": [a.__dict__ for a in assumptions],
                                     "exchanges": self.entries}, indent=2) + "\n")
-
-
-def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
-    """Plain values of Pulumi.yaml's defaults and Pulumi.<stack>.yaml (secure ones are left out)."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    config = {f"{NAMESPACE}:{key}": spec.get("default") for key, spec in (project.get("config") or {}).items()
-              if isinstance(spec, dict) and "default" in spec}
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if stack_file.is_file():
-        config |= (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    return {key: str(value) for key, value in config.items() if isinstance(value, str | int | float | bool)}
 
 
 def _answer_of(error: ApiError) -> str:
