@@ -16,12 +16,23 @@ if ! command -v docker >/dev/null; then
 elif ! docker info >/dev/null 2>&1; then
   missing+=("start the Docker daemon: \`docker info\` gets no answer")
 fi
-[ -n "${PULUMI_CONFIG_PASSPHRASE:-}" ] \
-  || missing+=("set PULUMI_CONFIG_PASSPHRASE: it encrypts the secrets of the stack in its state (keep it safe)")
-[ -n "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}${YC_IAM_TOKEN:-}" ] \
-  || missing+=("set YC_TOKEN=\$(yc iam create-token), or YC_SERVICE_ACCOUNT_KEY_FILE=<authorized key JSON>")
+case "${PULUMI_CONFIG_PASSPHRASE:-}" in
+  "") missing+=("set PULUMI_CONFIG_PASSPHRASE: it encrypts the secrets of the stack in its state (keep it safe)") ;;
+  "..." | "<your passphrase>" | "<passphrase>")
+    missing+=("PULUMI_CONFIG_PASSPHRASE is the README's placeholder '$PULUMI_CONFIG_PASSPHRASE': choose a passphrase of your own (keep it safe)") ;;
+esac
 
 stack_file="Pulumi.$stack.yaml"
+# Credentials: the variables the Yandex provider reads, or its keys in the stack's config.
+if [ -z "${YC_TOKEN:-}${YC_SERVICE_ACCOUNT_KEY_FILE:-}${YC_IAM_TOKEN:-}" ] \
+    && ! { [ -f "$stack_file" ] && grep -Eq '^ *yandex:(token|serviceAccountKeyFile):' "$stack_file"; }; then
+  if command -v yc >/dev/null; then
+    missing+=("set YC_TOKEN=\$(yc iam create-token), or YC_SERVICE_ACCOUNT_KEY_FILE=<authorized key JSON>")
+  else
+    missing+=("set YC_SERVICE_ACCOUNT_KEY_FILE=<authorized key JSON>, or install the yc CLI (https://yandex.cloud/docs/cli/quickstart) and set YC_TOKEN=\$(yc iam create-token): YC_TOKEN is empty, and yc, which would make one, is not installed")
+  fi
+fi
+
 set_first=()
 needs_id() {  # the example id in Pulumi.dev.yaml, the key, what to set, where to find it
   if [ ! -f "$stack_file" ] || grep -q "$1" "$stack_file"; then

@@ -140,3 +140,28 @@ def test_the_example_ids_agree_everywhere() -> None:
         assert placeholder in script
         assert placeholder in example
     assert os.access(ROOT / "scripts" / "up.sh", os.X_OK)
+
+
+@pytest.mark.parametrize("placeholder", ["...", "<your passphrase>"])
+def test_the_readmes_placeholder_passphrase_is_refused(project: Path, placeholder: str) -> None:
+    own_ids(project)
+    code, out, calls = up(project, PULUMI_CONFIG_PASSPHRASE=placeholder, YC_TOKEN="t1.token")
+    assert code == 1
+    assert f"PULUMI_CONFIG_PASSPHRASE is the README's placeholder '{placeholder}': choose a passphrase" in out
+    assert not [c for c in calls if c.startswith("pulumi")]
+
+
+def test_credentials_in_the_stacks_config_are_enough(project: Path) -> None:
+    own_ids(project)
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text() + "  yandex:token:\n    secure: v1:AAAAfakeencryptedtoken\n")
+    code, out, _ = up(project, PULUMI_CONFIG_PASSPHRASE="correct horse")
+    assert code == 0, out
+
+
+def test_a_missing_yc_is_named_when_a_token_is_needed(project: Path) -> None:
+    own_ids(project)
+    code, out, _ = up(project, PULUMI_CONFIG_PASSPHRASE="correct horse", YC_TOKEN="")
+    assert code == 1
+    assert "install the yc CLI" in out
+    assert "YC_TOKEN is empty, and yc, which would make one, is not installed" in out
