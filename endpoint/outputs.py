@@ -7,6 +7,7 @@ unless the user exports it into a key file.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,11 +74,22 @@ def from_environment(env: Mapping[str, str]) -> Endpoint | None:
                     model=env[ENV_MODEL], project_id=env.get(ENV_PROJECT))
 
 
+def backend_env(cwd: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the Pulumi CLI: where no backend is set and `scripts/up.sh` made its local one
+    here, that one, so that the tools read the stack up.sh deployed (not the user's default login)."""
+    chosen = dict(env)
+    local = cwd / ".pulumi-state"
+    if not chosen.get("PULUMI_BACKEND_URL") and local.is_dir():
+        chosen["PULUMI_BACKEND_URL"] = f"file://{local}"
+    return chosen
+
+
 def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
-                run: Runner = subprocess.run) -> Endpoint:
+                run: Runner = subprocess.run, env: Mapping[str, str] | None = None) -> Endpoint:
     command = ["pulumi", "stack", "output", "--json", *(["--stack", stack] if stack else [])]
     try:
-        done = run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+        done = run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120,
+                   env=backend_env(cwd, os.environ if env is None else env))
     except FileNotFoundError:
         raise OutputsError(f"the Pulumi CLI is not installed: set {ENV_URL}, {ENV_ALIAS}, {ENV_FOLDER} "
                            f"and {ENV_MODEL}, or pass --outputs with a saved `pulumi stack output "
@@ -110,4 +122,4 @@ def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str
         except OSError as error:
             raise OutputsError(f"cannot read {outputs_file}: {error.strerror}") from None
         return from_outputs(_outputs_json(text, str(outputs_file)), model)
-    return from_environment(env) or from_pulumi(stack, project_dir, model, run)
+    return from_environment(env) or from_pulumi(stack, project_dir, model, run, env)

@@ -55,8 +55,16 @@ if ((${#missing[@]} + ${#set_first[@]})); then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# The program's dependencies, and the examples' (the client tools need nothing more).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+  -r examples/requirements.txt
 bash scripts/install-plugin.sh
 case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
 pulumi stack select --create "$stack"
 pulumi up --stack "$stack"
+cat <<NEXT
+Deployed. Next (the tools find this stack's state by themselves; in a new shell too):
+  .venv/bin/python -m endpoint check --stack $stack
+  .venv/bin/python -m examples.openai_client "Say hello in one sentence."
+  PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output --stack $stack curlExample
+NEXT

@@ -424,3 +424,22 @@ def test_outputs_that_are_not_json_are_one_line_not_a_traceback(tmp_path: Path, 
         find_endpoint(saved, None, {}, tmp_path)
     with pytest.raises(OutputsError, match=r"cannot read .*absent.json: No such file or directory"):
         find_endpoint(tmp_path / "absent.json", None, {}, tmp_path)
+
+
+def test_the_tools_read_the_stack_up_sh_made_in_a_new_shell(tmp_path: Path) -> None:
+    """No PULUMI_BACKEND_URL exported, and up.sh's local backend here: the Pulumi CLI is pointed at it."""
+    seen: list[dict[str, str]] = []
+
+    def pulumi(*_: object, env: dict[str, str], **__: object) -> subprocess.CompletedProcess[str]:
+        seen.append(env)
+        return subprocess.CompletedProcess([], 0, json.dumps({
+            "endpointUrl": "https://node-api.example/v1", "servedModelName": "m",
+            "headers": {"x-node-alias": "datasphere.user.a", "x-folder-id": "b1g"}}), "")
+
+    find_endpoint(None, None, {"HOME": "/root"}, tmp_path, run=pulumi)
+    assert "PULUMI_BACKEND_URL" not in seen[-1], "no local backend here: the user's own login"
+    (tmp_path / ".pulumi-state").mkdir()
+    find_endpoint(None, None, {"HOME": "/root"}, tmp_path, run=pulumi)
+    assert seen[-1]["PULUMI_BACKEND_URL"] == f"file://{tmp_path}/.pulumi-state"
+    find_endpoint(None, None, {"PULUMI_BACKEND_URL": "s3://team"}, tmp_path, run=pulumi)
+    assert seen[-1]["PULUMI_BACKEND_URL"] == "s3://team", "a backend the user set wins"

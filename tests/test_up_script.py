@@ -113,7 +113,8 @@ def test_a_ready_project_deploys_with_its_own_backend_and_leaves_the_login_alone
     backend = f"[backend=file://{project}/.pulumi-state]"
     assert calls == [
         f"docker info {backend}",
-        f"python -m pip install --quiet --disable-pip-version-check -r requirements.txt {backend}",
+        f"python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r "
+        f"examples/requirements.txt {backend}",
         f"pulumi plugin install resource yandex 0.136.1 --server "
         f"https://github.com/agorobets/pulumi-yandex/releases/download/v0.136.1/ {backend}",
         f"pulumi stack select --create dev {backend}",
@@ -121,6 +122,9 @@ def test_a_ready_project_deploys_with_its_own_backend_and_leaves_the_login_alone
     ]
     assert not [c for c in calls if c.startswith("pulumi login")]
     assert (project / ".pulumi-state").is_dir()
+    assert "  .venv/bin/python -m endpoint check --stack dev\n" in out
+    backend_line = f"  PULUMI_BACKEND_URL=file://{project}/.pulumi-state pulumi stack output --stack dev curlExample"
+    assert backend_line in out
 
 
 def test_a_team_backend_is_used_as_given(project: Path) -> None:
