@@ -123,8 +123,8 @@ def test_a_ready_project_deploys_with_its_own_backend_and_leaves_the_login_alone
     assert not [c for c in calls if c.startswith("pulumi login")]
     assert (project / ".pulumi-state").is_dir()
     assert "  .venv/bin/python -m endpoint check --stack dev\n" in out
-    backend_line = f"  PULUMI_BACKEND_URL=file://{project}/.pulumi-state pulumi stack output --stack dev curlExample"
-    assert backend_line in out
+    backend = f"PULUMI_BACKEND_URL=file://{project}/.pulumi-state"
+    assert f"  {backend} pulumi stack output --stack dev curlExample" in out
 
 
 def test_a_team_backend_is_used_as_given(project: Path) -> None:
