@@ -92,8 +92,8 @@ def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
                    env=backend_env(cwd, os.environ if env is None else env))
     except FileNotFoundError:
         raise OutputsError(f"the Pulumi CLI is not installed: set {ENV_URL}, {ENV_ALIAS}, {ENV_FOLDER} "
-                           f"and {ENV_MODEL}, or pass --outputs with a saved `pulumi stack output "
-                           "--json`") from None
+                           f"and {ENV_MODEL} (`python -m endpoint` also takes --outputs with a saved "
+                           "`pulumi stack output --json`)") from None
     if done.returncode != 0:
         raise OutputsError(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}")
     return from_outputs(_outputs_json(done.stdout, f"`{' '.join(command)}`"), model)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +18,15 @@ from endpoint.openai_http import Answer, describe
 from endpoint.outputs import Endpoint, OutputsError, find_endpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def asks_for_help(argv: Sequence[str], doc: str, out: TextIO | None = None) -> bool:
+    """`-h` or `--help`: the example's own text, and the exit codes, instead of a question to the model."""
+    if not set(argv) & {"-h", "--help"}:
+        return False
+    (out or sys.stdout).write(f"{doc.strip()}\n\nExit codes: 0 done; 1 no answer or a failed request; 2 no "
+                              "endpoint or no credentials; 3 the token was refused (401/403).\n")
+    return True
 
 
 def run_example(example: Callable[[Endpoint, str], None], err: TextIO | None = None) -> int:

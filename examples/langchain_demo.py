@@ -1,6 +1,6 @@
 """A LangChain chain on the deployed endpoint: a prompt template piped into ChatOpenAI, streamed.
 
-    pip install -r requirements.txt -r examples/requirements.txt
+    pip install -r requirements.txt -r examples/requirements.txt   (scripts/up.sh does this)
     python -m examples.langchain_demo "What limits the context length of an LLM?"
 
 Endpoint and token are found as in `examples/openai_client.py`.
@@ -16,7 +16,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from endpoint.outputs import Endpoint
-from examples.errors import run_example
+from examples.errors import asks_for_help, run_example
 
 
 def ask(question: str, endpoint: Endpoint, token: str) -> None:
@@ -33,6 +33,8 @@ def ask(question: str, endpoint: Endpoint, token: str) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    if asks_for_help(argv, __doc__ or ""):
+        return 0
     question = " ".join(argv) or "What limits the context length of an LLM?"
     return run_example(lambda endpoint, token: ask(question, endpoint, token))
 

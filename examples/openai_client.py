@@ -1,6 +1,6 @@
 """Stream a chat completion from the deployed endpoint with the OpenAI Python SDK.
 
-    pip install -r requirements.txt -r examples/requirements.txt
+    pip install -r requirements.txt -r examples/requirements.txt   (scripts/up.sh does this)
     python -m examples.openai_client "Why is the sky blue?"
 
 The endpoint comes from `pulumi stack output --json` (PULUMI_STACK picks the stack,
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from openai import OpenAI
 
 from endpoint.outputs import Endpoint
-from examples.errors import run_example
+from examples.errors import asks_for_help, run_example
 
 
 def ask(question: str, endpoint: Endpoint, token: str) -> None:
@@ -33,6 +33,8 @@ def ask(question: str, endpoint: Endpoint, token: str) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    if asks_for_help(argv, __doc__ or ""):
+        return 0
     question = " ".join(argv) or "Write a haiku about GPUs."
     return run_example(lambda endpoint, token: ask(question, endpoint, token))
 

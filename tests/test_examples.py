@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from types import ModuleType
 
 import httpx
@@ -11,6 +14,7 @@ import pytest
 from endpoint.outputs import Endpoint
 from examples import errors, langchain_demo, openai_client
 from tests.fake_openai import ALIAS, FOLDER, GOOD_TOKEN, MODEL, fake_openai
+from tests.program import ROOT
 
 
 @pytest.mark.parametrize("example", [openai_client, langchain_demo])
@@ -69,3 +73,12 @@ def test_no_answer_at_all_is_one_line_too(capsys: pytest.CaptureFixture[str]) ->
         patch.setattr(errors, "iam_token", lambda *_: "t1.x")
         assert errors.run_example(unreachable) == 1
     assert capsys.readouterr().err == "error: no answer from http://127.0.0.1:9/v1 (Connection error.)\n"
+
+
+@pytest.mark.parametrize("example", ["examples.openai_client", "examples.langchain_demo"])
+def test_help_is_the_examples_text_not_a_question_to_the_model(example: str) -> None:
+    done = subprocess.run([sys.executable, "-m", example, "--help"], cwd=ROOT, capture_output=True,
+                          text=True, check=False, env={**os.environ, "VLLM_ENDPOINT_URL": "http://127.0.0.1:9/v1"})
+    assert done.returncode == 0
+    assert "Exit codes: 0 done; 1 no answer or a failed request" in done.stdout
+    assert "pip install -r requirements.txt -r examples/requirements.txt" in done.stdout
