@@ -3,10 +3,14 @@
 # Container Registry is read-only since 2026-11-10, so `up` could not delete the stack's old registry
 # and its role bindings: this takes them out of the stack's state (export, forget, import; the exported
 # state is kept in .pulumi-state/backups, or VLLM_DATASPHERE_BACKUPS). Then run scripts/up.sh as usual.
-# Needs the Pulumi CLI, logged in to the stack's backend, and PULUMI_CONFIG_PASSPHRASE.
+# Needs the Pulumi CLI and PULUMI_CONFIG_PASSPHRASE. The backend: PULUMI_BACKEND_URL when set, else the
+# local one scripts/up.sh made here (.pulumi-state), else the CLI's own login.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack="${1:-dev}"
+if [ -z "${PULUMI_BACKEND_URL:-}" ] && [ -d .pulumi-state ]; then
+  export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
+fi
 command -v pulumi >/dev/null || { echo "upgrade: the Pulumi CLI is not installed (README, Prerequisites)" >&2; exit 1; }
 python=.venv/bin/python
 [ -x "$python" ] || python=python3

@@ -169,3 +169,16 @@ def test_a_missing_yc_is_named_when_a_token_is_needed(project: Path) -> None:
     assert code == 1
     assert "install the yc CLI" in out
     assert "YC_TOKEN is empty, and yc, which would make one, is not installed" in out
+
+
+def test_the_upgrade_script_reads_the_stack_up_sh_made(project: Path) -> None:
+    """Run in a new shell, with no PULUMI_BACKEND_URL: the local backend up.sh made, not the CLI's login."""
+    (project / ".pulumi-state").mkdir()
+    calls = project.parent / "calls"
+    calls.write_text("")
+    env = {"PATH": f"{project.parent / 'bin'}:{project.parent / 'system'}", "HOME": str(project.parent),
+           "CALLS": str(calls), "PULUMI_CONFIG_PASSPHRASE": "correct horse"}
+    subprocess.run(["bash", str(project / "scripts" / "upgrade-from-container-registry.sh")], env=env,
+                   capture_output=True, text=True, check=False)
+    [export] = [c for c in calls.read_text().splitlines() if c.startswith("pulumi stack export")]
+    assert export.endswith(f"[backend=file://{project}/.pulumi-state]")
