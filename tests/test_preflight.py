@@ -275,18 +275,24 @@ def test_the_estimate_is_printed_once_and_the_token_never(
     assert GRANTED_TOKEN not in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
 
 
-def test_a_gated_model_without_a_token_stops_the_preview(monkeypatch: pytest.MonkeyPatch,
-                                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize(("token", "value", "said"), [
+    (None, None, "is unset, but meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face"),
+    (UNGRANTED_TOKEN, "[hidden]", f"this token has no access to the gated model {LLAMA_8B}"),
+])
+def test_a_gated_model_without_a_token_with_access_stops_the_preview(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, token: str | None, value: str | None,
+        said: str) -> None:
     monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
     monkeypatch.delenv("HF_HUB_OFFLINE")
     with fake_hub([LLAMA_8B]) as (url, _):
         monkeypatch.setenv("HF_ENDPOINT", url)
         with pytest.raises(ConfigError) as raised:
-            check_model_fits(settings(LLAMA_8B, weights="image"), None)
-    assert str(raised.value).startswith(
-        "invalid stack configuration (1 problem(s)):\n  - vllm-datasphere:huggingFaceToken (not set): "
-        "is unset, but meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face")
+            check_model_fits(settings(LLAMA_8B, weights="image"), token)
+    [problem] = raised.value.problems
+    assert (problem.key, problem.value) == ("huggingFaceToken", value)
+    assert said in problem.message
     assert raised.value.__cause__ is None
+    assert UNGRANTED_TOKEN not in str(raised.value)
 
 
 GATED_FROM_HUB = (
@@ -360,16 +366,3 @@ def test_auto_runs_a_float32_checkpoint_in_16_bits() -> None:
     assert result.weights_bytes == 2 * 7_615_616_512
     assert result.as_output()["precision"] == "16-bit"
 
-
-def test_a_token_without_access_is_named_in_the_same_round(monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path) -> None:
-    monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    with fake_hub([LLAMA_8B]) as (url, _):
-        monkeypatch.setenv("HF_ENDPOINT", url)
-        with pytest.raises(ConfigError) as raised:
-            check_model_fits(settings(LLAMA_8B, weights="image"), UNGRANTED_TOKEN)
-    [problem] = raised.value.problems
-    assert (problem.key, problem.value) == ("huggingFaceToken", "[hidden]")
-    assert "this token has no access to the gated model meta-llama/Llama-3.1-8B-Instruct" in problem.message
-    assert UNGRANTED_TOKEN not in str(raised.value)
