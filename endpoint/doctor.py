@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.cloud.credentials import CredentialsError, token_source
-from components.cloud.http import ApiError, HttpAnswer, Timing, observed, send
+from components.cloud.http import ApiError, HttpAnswer, Timing, observed
 from components.cloud.provider import endpoints_from
 from components.cloudregistry.api import CloudRegistryClient
 from components.config_files import stack_config
@@ -34,6 +34,7 @@ from components.datasphere.contract import (
     Finding,
     answer_of,
     check_contract,
+    verdict_of,
 )
 from components.hub import HubAccess, HubAccessError, load_model_facts
 
@@ -84,10 +85,7 @@ def _api(what: str, call: Callable[[], Any], judge: Callable[[Any], tuple[str, s
     try:
         return Finding(what, *judge(call()))
     except ApiError as error:
-        if error.status in (404, 405, 501) or error.code == 12:
-            return Finding(what, MISSING, _answer_of(error))
-        verdict = UNKNOWN if error.status in (None, 401, 403, 429) or (error.status or 0) >= 500 else DIFFERS
-        return Finding(what, verdict, _answer_of(error))
+        return Finding(what, verdict_of(error), _answer_of(error))
     except ConnectionError as error:
         return Finding(what, UNKNOWN, str(error))
 
@@ -106,10 +104,8 @@ def _project_shape(project: Any) -> tuple[str, str]:
 def _node_api(client: DatasphereClient, folder_id: str) -> Finding:
     """node-api routes by header: a node that does not exist gets an HTTP refusal, not an outage."""
     what = "node-api answers for a node that does not exist (GET /v1/models, x-node-id)"
-    headers = {"Authorization": f"Bearer {client.token()}", "x-node-id": BOGUS_NODE, "x-folder-id": folder_id}
     try:
-        answer = send("GET", f"{client.endpoints.node_api}/v1/models", headers, None,
-                      client.timing.request_timeout)
+        answer = client.probe_models(folder_id, BOGUS_NODE)
     except ConnectionError as error:
         return Finding(what, UNKNOWN, str(error))
     seen = f"HTTP {answer.status} {scrub(answer.text[:120])!r}"

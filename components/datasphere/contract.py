@@ -52,16 +52,21 @@ def answer_of(error: ApiError) -> str:
     return f"{status}{code}: {error.message[:160]}"
 
 
+def verdict_of(error: ApiError) -> str:
+    """What a failed call says of the assumption: the path unknown, no way to tell (no role, an outage,
+    no answer), or an answer other than assumed."""
+    if error.status in MISSING_STATUS or error.code == UNIMPLEMENTED:
+        return MISSING
+    if error.status is None or error.status in (401, 403, 429) or error.status >= 500:
+        return UNKNOWN
+    return DIFFERS
+
+
 def _judge(collection: str, call: str, client: DatasphereClient, project_id: str) -> Finding:
     try:
         body = client.list_first(collection, project_id)
     except ApiError as error:
-        seen = answer_of(error)
-        if error.status in MISSING_STATUS or error.code == UNIMPLEMENTED:
-            return Finding(call, MISSING, seen)
-        if error.status is None or error.status in (401, 403, 429) or error.status >= 500:
-            return Finding(call, UNKNOWN, seen)
-        return Finding(call, DIFFERS, seen)
+        return Finding(call, verdict_of(error), answer_of(error))
     if _shape_holds(body, collection):
         return Finding(call, HOLDS, f"a page of {collection}")
     shown = sorted(body) if isinstance(body, dict) else type(body).__name__
