@@ -25,8 +25,8 @@ from components.config_parsing import ConfigParser, ConfigProblem
 from components.cost import configuration_rate
 from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
 from components.memory import MemoryEstimate, gib, tokens_that_fit
-from components.model_settings import ModelSettings, configuration_problems, parse_model
-from components.preflight import by_price, estimate_model, fit_problems, on_configuration
+from components.model_settings import ModelSettings, parse_model
+from components.preflight import trials
 
 # The stack's keys the command takes, as its flags.
 FLAGS = {"maxModelLen": "--max-model-len", "quantization": "--quantization", "dtype": "--dtype",
@@ -62,19 +62,12 @@ def plan_rows(base: ModelSettings, loaded: LoadedFacts, warnings: list[str]
     """One row a GPU configuration, fitting ones first and each part cheapest first; or the problems
     no configuration changes (an unknown size, a context longer than the model's)."""
     rows = []
-    for configuration in by_price():
-        settings = on_configuration(base, configuration)
-        refused = configuration_problems(settings, configuration)
-        if refused:
-            rows.append(Row(configuration, None, first_sentence(refused[0])))
-            continue
-        seen: list[str] = []
-        result, problems = estimate_model(settings, loaded, seen.append)
-        warnings.extend(w for w in seen if w not in warnings)
-        if result is None or any(problem.key in _MODEL_KEYS for problem in problems):
-            return [], problems
-        why = problems + fit_problems(settings, result)
-        rows.append(Row(configuration, result, first_sentence(why[0]) if why else None))
+    for trial in trials(base, loaded):
+        warnings.extend(w for w in trial.warnings if w not in warnings)
+        if trial.runnable and (trial.result is None or any(p.key in _MODEL_KEYS for p in trial.problems)):
+            return [], [p for p in trial.problems if p.key != "instanceSpec"]
+        why = first_sentence(trial.problems[0]) if trial.problems else None
+        rows.append(Row(trial.configuration, trial.result, why))
     return sorted(rows, key=lambda row: not row.fits), []
 
 

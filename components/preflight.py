@@ -130,42 +130,63 @@ def on_configuration(settings: ModelSettings, configuration: platform.Configurat
                    dtype=dtype_on(settings.dtype, configuration))
 
 
+def price_key(configuration: platform.Configuration) -> tuple[int, str]:
+    """Cheapest first; a tie goes by name, so a pick never depends on the table's order."""
+    return configuration.units_per_second, configuration.name
+
+
 def by_price() -> list[platform.Configuration]:
-    """GPU configurations, cheapest first; a tie goes by name, so a pick never depends on table order."""
-    return sorted((platform.CONFIGURATIONS[name] for name in platform.GPU_CONFIGURATIONS),
-                  key=lambda c: (c.units_per_second, c.name))
+    return sorted((platform.CONFIGURATIONS[name] for name in platform.GPU_CONFIGURATIONS), key=price_key)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The model on one configuration: its estimate (None where the configuration cannot run it, or
+    the size is unknown), every problem there (none: it runs and fits), and the warnings of the check."""
+
+    configuration: platform.Configuration
+    runnable: bool  # the image, dtype and quantization run on this GPU
+    result: MemoryEstimate | None
+    problems: list[ConfigProblem]
+    warnings: list[str]
+
+
+def trials(settings: ModelSettings, loaded: LoadedFacts) -> list[Trial]:
+    """The model's check on every GPU configuration, cheapest first (`auto` and the plan command)."""
+    found = []
+    for configuration in by_price():
+        trial = on_configuration(settings, configuration)
+        refused = configuration_problems(trial, configuration)
+        if refused:
+            found.append(Trial(configuration, False, None, refused, []))
+            continue
+        warnings: list[str] = []
+        result, problems = estimate_model(trial, loaded, warnings.append)
+        if result is not None:
+            problems += fit_problems(trial, result)
+        found.append(Trial(configuration, True, result, problems, warnings))
+    return found
 
 
 def fitting_configurations(settings: ModelSettings, loaded: LoadedFacts
-                           ) -> tuple[list[tuple[MemoryEstimate, list[str]]], list[ConfigProblem]]:
-    """Every GPU configuration the model runs and fits on, cheapest first, each with the warnings its
-    check gave; and when none does, the problems on the one with the most memory the model runs on.
-    The order does not depend on the table's: ties in price go by name."""
-    fitting: list[tuple[MemoryEstimate, list[str]]] = []
-    refusals: list[tuple[platform.Configuration, list[ConfigProblem]]] = []
-    for configuration in by_price():
-        trial = on_configuration(settings, configuration)
-        problems = configuration_problems(trial, configuration)
-        warnings: list[str] = []
-        if not problems:
-            try:
-                fitting.append((check_model(trial, loaded, warnings.append), warnings))
-                continue
-            except ConfigError as error:
-                problems = error.problems
-        refusals.append((configuration, problems))
+                           ) -> tuple[list[Trial], list[ConfigProblem]]:
+    """Every GPU configuration the model runs and fits on, cheapest first; and when none does, the
+    problems on the one with the most memory the model runs on."""
+    tried = trials(settings, loaded)
+    fitting = [trial for trial in tried if not trial.problems]
     if fitting:
         return fitting, []
-    runnable = [r for r in refusals if not configuration_problems(on_configuration(settings, r[0]), r[0])]
-    largest, problems = max(runnable or refusals,
-                            key=lambda r: (r[0].gpu_memory_gib * r[0].gpu_count, -r[0].units_per_second))
+    largest = max([trial for trial in tried if trial.runnable] or tried,
+                  key=lambda t: (t.configuration.gpu_memory_gib * t.configuration.gpu_count,
+                                 -t.configuration.units_per_second))
+    problems = largest.problems
     # What no configuration changes (a length beyond the model's own, a wrong method) keeps its own key.
     found = [problem for problem in problems if problem.key != "instanceSpec"]
     why = [problem.message for problem in problems if problem.key == "instanceSpec"]
     if why or not found:
         found.append(ConfigProblem("instanceSpec", platform.AUTO_INSTANCE_SPEC, (
             f"found no configuration where {settings.model} runs and fits; on the one with the most "
-            f"memory, {largest.name}: " + " ".join(why or [p.message for p in problems]))))
+            f"memory, {largest.configuration.name}: " + " ".join(why or [p.message for p in problems]))))
     return [], found
 
 
@@ -174,17 +195,18 @@ def choose_configuration(settings: ModelSettings, loaded: LoadedFacts, warn: War
     fitting, problems = fitting_configurations(settings, loaded)
     if problems:
         raise ConfigError(problems)
-    sure = [(estimate, warnings) for estimate, warnings in fitting if not estimate.unsure]
-    (picked, warnings), *rest = sure or fitting
+    estimates = [(trial.result, trial.warnings) for trial in fitting if trial.result is not None]
+    sure = [(estimate, warnings) for estimate, warnings in estimates if not estimate.unsure]
+    (picked, warnings), *rest = sure or estimates
     for message in warnings:
         warn(message)
-    cheaper = [estimate for estimate, _ in fitting
+    cheaper = [estimate for estimate, _ in estimates
                if estimate.unsure and _price(estimate) < _price(picked)]
     return Choice(picked, tuple(estimate for estimate, _ in rest[:RUNNERS_UP]), tuple(cheaper))
 
 
 def _price(result: MemoryEstimate) -> tuple[int, str]:
-    return result.plan.configuration.units_per_second, result.plan.configuration.name
+    return price_key(result.plan.configuration)
 
 
 def model_problems(settings: ModelSettings, hugging_face_token: str | None
