@@ -35,7 +35,7 @@ from components.model_settings import ModelSettings
 from components.settings import parse_settings
 from tests.fake_hub import GRANTED_TOKEN, fake_hub
 from tests.program import ROOT
-from tests.real_vllm import SERVED, free_port, make_tiny_model, models_answer
+from tests.real_vllm import SERVED, free_port, make_tiny_model, models_answer, on_loopback_port
 from tests.real_vllm import unavailable as real_vllm_unavailable
 
 # The engine package's own 20.10 client: a newer docker client elsewhere on PATH wants the buildx plugin.
@@ -119,9 +119,7 @@ def tiny_model(**config: str) -> ModelSettings:
 def on_loopback(args: dict[str, str], port: int) -> dict[str, str]:
     """The stack's build arguments, the server moved to 127.0.0.1 and `port` (the one change)."""
     serve = json.loads(args["VLLM_SERVE_ARGS"])
-    managed = serve["managed"]
-    managed[managed.index("--host") + 1] = "127.0.0.1"
-    managed[managed.index("--port") + 1] = str(port)
+    serve["managed"] = on_loopback_port(serve["managed"], port)
     return {**args, "VLLM_SERVE_ARGS": json.dumps(serve, separators=(",", ":"))}
 
 

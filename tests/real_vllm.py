@@ -66,11 +66,17 @@ def stack_command(extra: list[str] | None = None, **config: str) -> dict[str, li
     return {"managed": managed_args(model), "extra": list(model.extra_vllm_args)}
 
 
+def on_loopback_port(managed: list[str], port: int) -> list[str]:
+    """The managed arguments with the server on 127.0.0.1 and `port` instead of 0.0.0.0:8000."""
+    moved = list(managed)
+    moved[moved.index("--host") + 1] = "127.0.0.1"
+    moved[moved.index("--port") + 1] = str(port)
+    return moved
+
+
 def on_cpu(command: dict[str, list[str]], model: Path, port: int) -> dict[str, list[str]]:
-    managed = [str(model), *command["managed"][1:]]
-    managed[managed.index("--host") + 1] = "127.0.0.1"
-    managed[managed.index("--port") + 1] = str(port)
-    return {"managed": managed, "extra": command["extra"]}
+    return {"managed": on_loopback_port([str(model), *command["managed"][1:]], port),
+            "extra": command["extra"]}
 
 
 def run_entrypoint(args_file: Path, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
