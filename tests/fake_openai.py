@@ -189,6 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, tokens: int, usage: bool) -> None:
         self.fake.enter()
+        left = False
         try:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -212,9 +213,15 @@ class _Handler(BaseHTTPRequestHandler):
                              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": tokens,
                                                       "total_tokens": 12 + tokens}})
             if self.fake.send_done:
+                # The client may send its next request as soon as it reads [DONE]: this one is out of
+                # flight before then, or the count would race it (without [DONE] it ends at the close,
+                # which comes after `leave`).
+                self.fake.leave()
+                left = True
                 self.wfile.write(b"data: [DONE]\n\n")
         finally:
-            self.fake.leave()
+            if not left:
+                self.fake.leave()
 
     def _event(self, data: dict[str, Any]) -> None:
         readings = self.fake.clock.readings
