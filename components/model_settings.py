@@ -24,7 +24,7 @@ from components.config_parsing import (
     close_key,
     stack_slug,
 )
-from components.vllm_flags import MANAGED_FLAGS, managed_flag, positional_arguments
+from components.vllm_flags import checked_here, read_extra_args
 
 # What one model reads: top-level keys in the one-model form, keys of an entry in `models`.
 MODEL_KEYS = ("model", "modelRevision", "weights", "servedModelName", "modelParamsBillion", "quantization",
@@ -137,6 +137,7 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
                "current commit at each preview")
         revision = None
 
+    image = p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE
     settings = ModelSettings(
         name=name,
         model=model,
@@ -151,8 +152,8 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
                                "a whole number of tokens (0: the model's own)", 0, "8192") or None,
         gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
                                         "a fraction above 0 and at most 1", 0.9, "0.9"),
-        extra_vllm_args=_parse_string_list(p, "extraVllmArgs"),
-        vllm_image=p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE,
+        extra_vllm_args=_parse_extra_args(p, "extraVllmArgs", image),
+        vllm_image=image,
         instance_spec=instance_spec,
         instance_count=p.number("instanceCount", int, lambda n: n >= 1,
                                 "a whole number of instances, at least 1", 1, "1"),
@@ -307,7 +308,8 @@ def _even_split(count: int) -> list[int]:
     return [share + rest, *[share] * (count - 1)]
 
 
-def _parse_string_list(parser: ConfigParser, key: str) -> tuple[str, ...]:
+def _parse_extra_args(parser: ConfigParser, key: str, image: str) -> tuple[str, ...]:
+    """The extra flags of `vllm serve`; what the release of `image` may take is left to its build."""
     value = parser.text(key)
     if value is None:
         return ()
@@ -319,16 +321,10 @@ def _parse_string_list(parser: ConfigParser, key: str) -> tuple[str, ...]:
         parser.fail(key, value, 'must be a list of strings, e.g. ["--enable-prefix-caching"]. '
                     f"Fix: pulumi config set --path '{key}[0]' --enable-prefix-caching")
         return ()
-    for item in items:
-        flag = managed_flag(item)
-        if flag is None:
-            continue
-        written = item.split("=", 1)[0]
-        read_as = "" if written == flag else f" (vLLM reads {written} as {flag})"
-        parser.fail(key, item, f"sets {flag}, which the stack manages{read_as}. Fix: {MANAGED_FLAGS[flag]}")
-    for item in positional_arguments(items):
-        parser.fail(key, item, "is a positional argument, which vLLM takes for a second model and refuses. "
-                    f"Fix: to serve it, pulumi config set model {item}; else remove it from {key}")
+    sure = checked_here(image)
+    for finding in read_extra_args(items, key=key):
+        if sure or not finding.release:
+            parser.fail(key, finding.item, finding.message)
     return tuple(items)
 
 

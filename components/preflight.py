@@ -30,7 +30,7 @@ from components.memory import (
 )
 from components.model_facts import ModelFacts, ModelShape, parameters_from_name
 from components.model_settings import ModelSettings, configuration_problems, dtype_on
-from components.vllm_flags import flag_number
+from components.vllm_flags import flag_number, other_release_warnings
 
 Warn = Callable[[str], None]
 
@@ -88,6 +88,8 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
         if error.gated and settings.weights == "hub":
             raise ConfigError([_gated_from_hub(settings)]) from None
         raise ConfigError([ConfigProblem(error.key, error.value, str(error))]) from None
+    for warning in other_release_warnings(settings.extra_vllm_args, settings.vllm_image):
+        pulumi.log.warn(f"[{settings.name}] {warning}" if settings.listed else warning)
     problems = _weights_problems(settings, loaded, hugging_face_token is not None)
     if loaded.config_denied is not None and hugging_face_token is not None and settings.weights == "image":
         denied = loaded.config_denied

@@ -133,8 +133,8 @@ INVALID = [
           (["-dp", "2"], "--data-parallel-size"), (["-pp", "2"], "--pipeline-parallel-size"),
           (["--served_model_name", "x"], "--served-model-name"))),
     ({"extraVllmArgs": '["--device-memory-utilization", "0.8"]'}, "extraVllmArgs",
-     "sets --device-memory-utilization, which the stack manages. Fix: set it with pulumi config set "
-     "gpuMemoryUtilization <fraction>"),
+     "sets --gpu-memory-utilization, which the stack manages (vLLM reads --device-memory-utilization as "
+     "--gpu-memory-utilization). Fix: set it with pulumi config set gpuMemoryUtilization <fraction>"),
     ({"extraVllmArgs": '["--uds", "/tmp/vllm.sock"]'}, "extraVllmArgs",
      "sets --uds, which the stack manages. Fix: remove it: the node's endpoint calls HTTP on port 8000"),
     ({"extraVllmArgs": '["--headless"]'}, "extraVllmArgs", "Fix: remove it: the node needs the HTTP server"),
@@ -284,7 +284,7 @@ def test_creating_a_folder_needs_the_cloud() -> None:
 
 @pytest.mark.parametrize("args", [
     ["--enable-prefix-caching"], ["--max-num-seqs", "8", "--enable-chunked-prefill"], ["--max-num-seqs=8"],
-    ["--tokenizer-mode", "auto", "--seed", "1"], ["--swap-space", "4"],
+    ["--tokenizer-mode", "auto", "--seed", "1"], ["--kv-cache-dtype", "fp8"], ["-O3", "--enforce_eager"],
 ])
 def test_ordinary_extra_flags_pass(args: list[str]) -> None:
     assert parse_model(extraVllmArgs=json.dumps(args)).extra_vllm_args == tuple(args)
