@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up and deploy a stack (default: dev): check every prerequisite at once and list what is missing,
 # install the pinned dependencies and the Yandex provider plugin, create the stack, refuse the example
-# ids, then `pulumi up`. State goes to PULUMI_BACKEND_URL when set (a team bucket, README "State"),
+# ids, then `pulumi up`. State goes to PULUMI_BACKEND_URL when set (a team bucket, docs/team.md, "State"),
 # else to .pulumi-state/ here; either way for this run only: the saved `pulumi login` is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,7 @@ if [ ! -f "$target/.ready" ]; then
   .venv-vllm/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
     --dest "$target.wheel" "vllm==$version" >&2
   mkdir -p "$target"
-  .venv-vllm/bin/python -m zipfile -e "$target.wheel"/vllm-"$version"-*.whl "$target"
+  .venv-vllm/bin/python -m zipfile -e "$target.wheel/vllm-$version-"*.whl "$target"
   find "$target" -mindepth 1 -maxdepth 1 ! -name vllm -exec rm -rf {} +
   .venv-vllm/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$target" orjson==3.13.0 >&2

@@ -54,3 +54,14 @@ def test_a_missing_stack_file_is_exit_2(project: Path) -> None:
                            "--stack", "prod"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert done.stderr.strip() == f"check: no Pulumi.prod.yaml in {project}"
+
+
+def test_flag_mistakes_are_found_offline_as_at_preview(project: Path) -> None:
+    stack = project / "Pulumi.dev.yaml"
+    typos = "    - --enable-prefix-cache\n    - \"9000\"\n"
+    stack.write_text(stack.read_text().replace("    - --enable-prefix-caching\n", typos))
+    done = check(project, own_ids=True)
+    assert done.returncode == 1
+    assert "extraVllmArgs = '--enable-prefix-cache': is not a flag of vllm serve in vLLM 0.33.0. Did you " \
+           "mean --enable-prefix-caching?" in done.stderr
+    assert "extraVllmArgs = '9000': follows --enable-prefix-caching, which takes no value" in done.stderr

@@ -19,14 +19,16 @@ LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 
 
 def problems_of(config: dict, **kwargs: object) -> dict[str, str]:
+    """Each problem's message by its key; a list's items (extraVllmArgs) by `key=item`."""
     registered: list[Registration] = []
     with pytest.raises(ConfigError) as error:
         run_program(config, registrations=registered, preview=True, **kwargs)
     assert registered == [], "nothing may be registered while a problem stands"
     found: dict[str, str] = {}
     for problem in error.value.problems:
-        assert problem.key not in found, f"{problem.key} reported twice"
-        found[problem.key] = problem.message
+        key = f"{problem.key}={problem.value}" if problem.key.endswith("extraVllmArgs") else problem.key
+        assert key not in found, f"{key} reported twice"
+        found[key] = problem.message
     return found
 
 
@@ -139,15 +141,21 @@ def test_a_zone_other_than_the_communitys_is_refused(project_api: FakeDatasphere
 
 def test_a_large_gated_model_is_refused_for_everything_in_one_round(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Gated, too big and a bad id, with no token and nothing cached: one preview says all three."""
+    """Gated, too big, two flag mistakes and a bad id, with no token and nothing cached: one preview says
+    all five."""
     monkeypatch.setenv("VLLM_DATASPHERE_CACHE", str(tmp_path))
     monkeypatch.delenv("HF_HUB_OFFLINE")
     with fake_hub([LLAMA_70B]) as (url, _):
         monkeypatch.setenv("HF_ENDPOINT", url)
-        found = problems_of({f"{PROJECT}:model": LLAMA_70B, f"{PROJECT}:datasphereProjectId": "bt1-bad"})
-        assert set(found) == {"weights", "instanceSpec", "datasphereProjectId"}
+        flags = '["--enable-prefix-cache", "--max-num-seqs", "8", "9000"]'
+        found = problems_of({f"{PROJECT}:model": LLAMA_70B, f"{PROJECT}:datasphereProjectId": "bt1-bad",
+                             f"{PROJECT}:extraVllmArgs": flags})
+        assert set(found) == {"weights", "instanceSpec", "datasphereProjectId", "extraVllmArgs=9000",
+                              "extraVllmArgs=--enable-prefix-cache"}
         assert found["weights"].startswith(f"{LLAMA_70B} is gated on Hugging Face, and with weights hub")
         assert found["instanceSpec"].startswith(f"{LLAMA_70B} does not fit: vLLM needs about")
+        assert "Did you mean --enable-prefix-caching?" in found["extraVllmArgs=--enable-prefix-cache"]
+        assert found["extraVllmArgs=9000"].startswith("is a value that no flag before it takes")
         with_image = problems_of({f"{PROJECT}:model": LLAMA_70B, f"{PROJECT}:weights": "image"})
         assert set(with_image) == {"huggingFaceToken", "instanceSpec"}
     assert not list(tmp_path.rglob("*.json")), "a config read without access is not cached"

@@ -204,3 +204,26 @@ def test_the_readmes_several_models_examples_deploy() -> None:
         run = run_program({"vllm-datasphere:model": None, "vllm-datasphere:models": json.dumps(entries)},
                           preview=True)
         assert list(run.outputs["models"]) == [entry["name"] for entry in entries]
+
+
+def test_the_readmes_first_screen_is_the_quick_start() -> None:
+    first_screen = "\n".join(README.splitlines()[:40])
+    for needed in ("One `pulumi up`", "550.23 RUB an hour", "**You need**", "./scripts/up.sh",
+                   "./scripts/test.sh", "pulumi config set --stack dev datasphereProjectId"):
+        assert needed in first_screen, needed
+    assert README.count("\n") < 270, "the README is the quick start and the reference; the rest is in docs/"
+    headings = re.findall(r"^## (.+)$", README, re.MULTILINE)
+    assert headings[-2:] == ["Glossary", "The DataSphere contract"]
+    contract = README.split("## The DataSphere contract", 1)[1]
+    assert "[docs/datasphere-api.md](docs/datasphere-api.md)" in contract
+
+
+def test_every_link_between_the_docs_resolves_and_outside_issues_are_links() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name}: {target}"
+        bare = re.findall(r"[\w.-]+/[\w.-]+ (?:issue|PR) \d+(?![\d\]])", text)
+        assert bare == [], f"{page.name}: outside references without a link: {bare}"
