@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,21 @@ def test_the_upgrade_script_reads_the_stack_up_sh_made(project: Path) -> None:
                    capture_output=True, text=True, check=False)
     [export] = [c for c in calls.read_text().splitlines() if c.startswith("pulumi stack export")]
     assert export.endswith(f"[backend=file://{project}/.pulumi-state]")
+
+
+def test_after_up_the_check_tool_in_a_new_shell_reads_the_stack_up_sh_made(project: Path) -> None:
+    own_ids(project)
+    code, out, _ = up(project, **READY)
+    assert code == 0, out
+    for package in ("endpoint", "components"):
+        shutil.copytree(ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    calls = project.parent / "calls"
+    calls.write_text("")
+    new_shell = {"PATH": f"{project.parent / 'bin'}:{project.parent / 'system'}", "HOME": str(project.parent),
+                 "CALLS": str(calls), "PULUMI_CONFIG_PASSPHRASE": "correct horse", "YC_IAM_TOKEN": "t1.token"}
+    done = subprocess.run([sys.executable, "-m", "endpoint", "check", "--stack", "dev"], cwd=project,
+                          env=new_shell, capture_output=True, text=True, timeout=120, check=False)
+    [output] = [c for c in calls.read_text().splitlines() if c.startswith("pulumi stack output")]
+    assert output.endswith(f"[backend=file://{project}/.pulumi-state]"), output
+    assert done.returncode == 2, "the stub prints no outputs: no endpoint, said in one line"
+    assert "Traceback" not in done.stderr
