@@ -20,7 +20,7 @@ from typing import TextIO
 from endpoint import bench as bench_module
 from endpoint import doctor as doctor_module
 from endpoint.auth import AuthError, iam_token
-from endpoint.bench import BenchPlan, report, run_bench
+from endpoint.bench import BenchPlan, report, run_bench, with_server_view
 from endpoint.check import NotServing, run_check
 from endpoint.doctor import doctor
 from endpoint.exits import EXIT_FAILED, EXIT_OK, failed
@@ -118,7 +118,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
                       prompt=args.prompt, max_tokens=args.max_tokens, clock=clock, sleep=sleep, out=out)
             return EXIT_OK
         plan = BenchPlan(args.concurrency, args.duration, args.prompt, args.max_tokens)
-        summary = run_bench(target, endpoint, plan, clock, sleep, err)
+        summary = with_server_view(target, endpoint, clock,
+                                   lambda: run_bench(target, endpoint, plan, clock, sleep, err))
         out.write(json.dumps(summary, indent=2) + "\n" if args.json else report(summary) + "\n")
         return EXIT_OK if summary["succeeded"] else EXIT_FAILED
     except (AuthError, OutputsError, NotServing) as error:

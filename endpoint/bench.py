@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from endpoint.auth import Refused, refusal
 from endpoint.check import chat_payload
+from endpoint.metrics import MetricsError, burst_share, read_scrape, server_run
 from endpoint.openai_http import Clock, StreamRecord, Target, stream_chat
 from endpoint.outputs import Endpoint
 
@@ -92,6 +93,7 @@ def summarize(records: Sequence[StreamRecord], plan: BenchPlan, wall_seconds: fl
         "requestsPerSecond": _per_second(len(ok), wall_seconds),
         "outputTokens": tokens,
         "outputTokensPerSecond": _per_second(tokens, wall_seconds),
+        "burstShare": burst_share(ok),
     }
 
 
@@ -104,16 +106,31 @@ def _round(value: float | None) -> float | None:
 
 
 def report(summary: dict[str, Any]) -> str:
+    server = summary.get("server", {})
+    side = "error" not in server and bool(server)
+    header = f"{'mean':>10}{'p50':>10}{'p99':>10}"
+    if side:
+        header += f"{'server mean':>14}{'p50':>10}{'p99':>10}"
     lines = [f"{'requests':{LABEL}}{summary['requests']} at concurrency {summary['concurrency']}: "
-             f"{summary['succeeded']} succeeded, {summary['failed']} failed",
-             f"{'':{LABEL}}{'mean':>10}{'p50':>10}{'p99':>10}"]
+             f"{summary['succeeded']} succeeded, {summary['failed']} failed", f"{'':{LABEL}}{header}"]
     for key, name in FIGURES:
-        figures = summary[key]
-        row = "".join(f"{_num(figures[q]):>10}" for q in ("mean", "p50", "p99"))
+        row = "".join(f"{_num(summary[key][q]):>10}" for q in ("mean", "p50", "p99"))
+        if side:
+            theirs = server[key]
+            row += f"{_num(theirs['mean']):>14}" + "".join(f"{_num(theirs[q]):>10}" for q in ("p50", "p99"))
         lines.append(f"{name + ' (ms)':{LABEL}}{row}")
     lines.append(f"{'throughput':{LABEL}}{_num(summary['requestsPerSecond'])} requests/s, "
                  f"{_num(summary['outputTokensPerSecond'])} output tokens/s "
                  f"({summary['outputTokens']} tokens in {summary['durationSeconds']:.1f} s)")
+    if side:
+        lines.append(f"{'server':{LABEL}}{server['requests']} requests, {server['outputTokens']} output "
+                     f"tokens, {server['preemptions']} preemptions (vLLM's /metrics over the run)")
+    elif server:
+        lines.append(f"{'server':{LABEL}}not read: {server['error']}")
+    share = summary.get("burstShare")
+    if share:
+        lines.append(f"{'bursts':{LABEL}}at least {share:.0%} of output tokens arrived in chunks of several: "
+                     "the client's ITL and TPOT understate the server's (TTFT and E2E latency stay true)")
     if summary["errors"]:
         errors = "; ".join(f"{kind} x{n}" for kind, n in summary["errors"].items())
         lines.append(f"{'errors':{LABEL}}{errors}")
@@ -187,3 +204,19 @@ def run_bench(target: Target, endpoint: Endpoint, plan: BenchPlan, clock: Clock,
     progress.update(len(records), sum(1 for r in records if r.error), final=True)
     wall = max((r.finished for r in records), default=clock()) - start
     return summarize(records, plan, wall)
+
+
+def with_server_view(target: Target, endpoint: Endpoint, clock: Clock, run: Callable[[], dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """`run`'s summary, and what vLLM's `/metrics` says of the same requests (or why it could not be read).
+    Scraped right before and after: on a node that serves only this run, the counts match."""
+    try:
+        before = read_scrape(target, clock, endpoint.model)
+    except MetricsError as error:
+        return {**run(), "server": {"error": str(error)}}
+    summary = run()
+    try:
+        server = server_run(before, read_scrape(target, clock, endpoint.model))
+    except MetricsError as error:
+        server = {"error": str(error)}
+    return {**summary, "server": server}

@@ -107,11 +107,12 @@ def test_bench_figures_come_from_the_injected_timings() -> None:
         "itlMs": {"mean": 50.0, "p50": 50.0, "p99": 50.0},
         "e2eLatencyMs": {"mean": 1200.0, "p50": 1200.0, "p99": 1200.0},
         "requestsPerSecond": 0.833, "outputTokens": 100, "outputTokensPerSecond": 16.667,
+        "burstShare": 0.0, "server": {"error": "/metrics answered HTTP 404"},
     }
     bars = err.splitlines()
     assert bars[-1] == "[########################]   5.5/5.5 s  5 requests  0 errors"
     assert all(request["body"]["stream_options"] == {"include_usage": True}
-               for request in fake.requests)
+               for request in fake.requests if request["method"] == "POST")
 
 
 def test_a_burst_delivered_stream_keeps_true_ttft_and_latency_and_shows_no_gaps() -> None:

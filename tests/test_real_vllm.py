@@ -134,6 +134,23 @@ def test_bench_counts_every_request_and_agrees_with_the_servers_metrics(server: 
     server_tpot = mean_of(before, after, "vllm:request_time_per_output_token_seconds")
     client_tpot = figures["tpotMs"]["mean"] / 1000
     assert abs(client_tpot - server_tpot) <= TPOT_TOLERANCE * server_tpot + 0.002
+    # bench's own reading of /metrics, scraped inside the test's two: the same requests.
+    server = figures["server"]
+    assert server["requests"] == figures["succeeded"]
+    assert server["outputTokens"] == figures["outputTokens"]
+    assert server["tpotMs"]["mean"] == pytest.approx(server_tpot * 1000, abs=0.001)
+    assert server["ttftMs"]["p50"] is not None
+
+
+def test_bench_prints_the_servers_figures_beside_its_own(server: str) -> None:
+    done = run_client("endpoint", "bench", "--concurrency", "2", "--duration", "2", "--max-tokens", "8",
+                      base_url=server)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["mean", "p50", "p99", "server", "mean", "p50", "p99"]
+    tpot = next(line for line in lines if line.startswith("TPOT (ms)"))
+    assert len(tpot.split()) == 2 + 6, tpot
+    assert any(line.startswith("server") and "output tokens" in line for line in lines)
 
 
 @pytest.mark.parametrize("example", ["examples.openai_client", "examples.langchain_demo"])
