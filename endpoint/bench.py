@@ -10,8 +10,10 @@ Output tokens are the server's count (`usage.completion_tokens`) where it sends 
 Each figure is given as mean, p50 and p99 in milliseconds. A request counts exactly once: succeeded (a
 whole stream, even one with no content), or failed with its reason.
 
-A proxy that buffers the stream (node-api may) delivers chunks in bursts: ITL and TPOT then measure the
-proxy, not the server (near zero within a burst), while TTFT and E2E latency stay true.
+A proxy that buffers the stream (node-api may), or a busy server, delivers chunks in bursts: ITL and
+TPOT then measure the delivery, not the server (near zero within a burst), while TTFT and E2E latency
+stay true. So bench also reads vLLM's own `/metrics` right before and after the run and prints the
+server's figures for the same requests beside its own, and says what share of tokens came bunched.
 """
 
 from __future__ import annotations
