@@ -99,6 +99,7 @@ class VllmDatasphere(pulumi.ComponentResource):
             "instanceSpec": pulumi.Output.from_input(model.instance_spec),
             "nodeId": d.nodes[model.name].id,
             "aliasFullName": pulumi.Output.from_input(alias_full_name(model.alias_name)),
+            "aliasId": d.aliases[model.alias_name].id,
             "aliasNodeIds": pulumi.Output.all(*(d.nodes[m.name].id for m in members)),
             "trafficPercent": pulumi.Output.from_input(model.traffic_percent),
             "servedModelName": pulumi.Output.from_input(model.served_model_name),

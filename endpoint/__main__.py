@@ -1,7 +1,8 @@
-"""python -m endpoint check | bench | doctor: use the deployed endpoint from the command line, or check
-an account before deploying.
+"""python -m endpoint check | bench | status | doctor: use the deployed endpoint from the command line,
+watch it, or check an account before deploying.
 
-Exit codes: 0 done; 1 the endpoint did not serve or every request failed (doctor: an assumption differs);
+Exit codes: 0 done; 1 the endpoint did not serve or every request failed (status: a server could not be
+read; doctor: an assumption differs);
 2 the endpoint or credentials could not be found (doctor: one could not be told); 3 the endpoint refused
 the token (401/403, with the missing role).
 """
@@ -17,15 +18,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from components.cloud.provider import endpoints_from
+from components.config_files import stack_config
 from endpoint import bench as bench_module
 from endpoint import doctor as doctor_module
+from endpoint import status as status_module
 from endpoint.auth import AuthError, iam_token
 from endpoint.bench import BenchPlan, report, run_bench, with_server_view
 from endpoint.check import NotServing, run_check
 from endpoint.doctor import doctor
 from endpoint.exits import EXIT_FAILED, EXIT_OK, failed
 from endpoint.openai_http import Clock, Target
-from endpoint.outputs import OutputsError, find_endpoint
+from endpoint.outputs import ENV_STACK_MODEL, OutputsError, find_endpoint, read_outputs, status_endpoint
+from endpoint.status import Status, datasphere_client, run_status, watched_models
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPT = "Explain in three sentences what a KV cache is."
@@ -57,15 +62,16 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 def parser() -> argparse.ArgumentParser:
     formatter = HelpFormatter
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
-                        "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
-    common.add_argument("--stack", help="the Pulumi stack to read outputs from")
-    common.add_argument("--model", metavar="NAME", help="the entry of the stack's models to call (default: "
-                        "VLLM_STACK_MODEL, else the stack's only model)")
-    common.add_argument("--key-file", help="service account key for an IAM token (default: YC_IAM_TOKEN, "
-                        "YC_SERVICE_ACCOUNT_KEY_FILE, then `yc iam create-token`)")
-    common.add_argument("--iam-endpoint", help=argparse.SUPPRESS)
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` (default: "
+                       "VLLM_ENDPOINT_URL and friends, else the current Pulumi stack)")
+    where.add_argument("--stack", help="the Pulumi stack to read outputs from")
+    where.add_argument("--model", metavar="NAME", help="the entry of the stack's models to call (default: "
+                       "VLLM_STACK_MODEL, else the stack's only model)")
+    where.add_argument("--key-file", help="service account key for an IAM token (default: YC_IAM_TOKEN, "
+                       "YC_SERVICE_ACCOUNT_KEY_FILE, then `yc iam create-token`)")
+    where.add_argument("--iam-endpoint", help=argparse.SUPPRESS)
+    common = argparse.ArgumentParser(add_help=False, parents=[where])
     common.add_argument("--prompt", default=DEFAULT_PROMPT, help="the user message sent")
     common.add_argument("--max-tokens", type=POSITIVE_INT, default=128, help="output tokens per request")
     common.add_argument("--timeout", type=POSITIVE, default=120.0, help="seconds a request may take")
@@ -90,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
     bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    watch = commands.add_parser("status", parents=[where], formatter_class=formatter, epilog=exits,
+                                help="every model's nodes, alias and live server figures on one screen",
+                                description=status_module.__doc__)
+    watch.add_argument("--interval", type=POSITIVE, default=5.0,
+                       help="seconds between the two readings the rates and latencies are taken over")
+    watch.add_argument("--watch", action="store_true", help="a new screen every interval, until Ctrl-C")
+    watch.add_argument("--json", action="store_true", help="each screen as one JSON object on a line")
     checkup = commands.add_parser(
         "doctor", formatter_class=formatter, help="before deploying: does this account answer as the stack "
         "assumes? One line per assumption, nothing created", description=doctor_module.__doc__)
@@ -109,6 +122,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     if args.command == "doctor":
         return doctor(PROJECT_DIR, args.stack, args.transcript, env, out)
     try:
+        if args.command == "status":
+            return status(args, env, clock, sleep, out)
         endpoint = find_endpoint(args.outputs, args.stack, env, PROJECT_DIR, model=args.model)
         token = iam_token(args.key_file, env, args.iam_endpoint)
         target = Target(endpoint.url, {**endpoint.headers, "Authorization": f"Bearer {token}"}, args.timeout,
@@ -124,6 +139,23 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         return EXIT_OK if summary["succeeded"] else EXIT_FAILED
     except (AuthError, OutputsError, NotServing) as error:
         return failed(error, err)
+
+
+def status(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, sleep: Callable[[float], None],
+           out: TextIO) -> int:
+    outputs = read_outputs(args.outputs, args.stack, env, PROJECT_DIR)
+    endpoint = status_endpoint(outputs, env)
+    token = iam_token(args.key_file, env, args.iam_endpoint)
+    endpoints = endpoints_from(stack_config(PROJECT_DIR, args.stack or "dev"))
+    watcher = Status(endpoint, token, datasphere_client(outputs, token, endpoints), clock)
+    models = watched_models(outputs, endpoint, args.model or env.get(ENV_STACK_MODEL) or None)
+    try:
+        view = run_status(watcher, models, interval=args.interval, watch=args.watch, as_json=args.json,
+                          out=out, sleep=sleep)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    unread = [node for model in view for node in model["nodes"] if "error" in node["server"]]
+    return EXIT_FAILED if unread else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -84,8 +84,9 @@ def backend_env(cwd: Path, env: Mapping[str, str]) -> dict[str, str]:
     return chosen
 
 
-def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
-                run: Runner = subprocess.run, env: Mapping[str, str] | None = None) -> Endpoint:
+def pulumi_outputs(stack: str | None, cwd: Path, run: Runner = subprocess.run,
+                   env: Mapping[str, str] | None = None) -> Mapping[str, Any]:
+    """`pulumi stack output --json` of the stack (up.sh's local backend where none is set)."""
     command = ["pulumi", "stack", "output", "--json", *(["--stack", stack] if stack else [])]
     try:
         done = run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120,
@@ -96,7 +97,7 @@ def from_pulumi(stack: str | None, cwd: Path, model: str | None = None,
                            "`pulumi stack output --json`)") from None
     if done.returncode != 0:
         raise OutputsError(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}")
-    return from_outputs(_outputs_json(done.stdout, f"`{' '.join(command)}`"), model)
+    return _outputs_json(done.stdout, f"`{' '.join(command)}`")
 
 
 def _outputs_json(text: str, source: str) -> Mapping[str, Any]:
@@ -111,15 +112,40 @@ def _outputs_json(text: str, source: str) -> Mapping[str, Any]:
     return outputs
 
 
-def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str, str],
-                  project_dir: Path, run: Runner = subprocess.run, model: str | None = None) -> Endpoint:
-    """The first source that is given: --outputs, then the variables, then the Pulumi stack.
-    `model` (else VLLM_STACK_MODEL) picks an entry of the stack's `models`."""
-    model = model or env.get(ENV_STACK_MODEL) or None
+def read_outputs(outputs_file: Path | None, stack: str | None, env: Mapping[str, str], project_dir: Path,
+                 run: Runner = subprocess.run) -> Mapping[str, Any] | None:
+    """The stack's outputs from --outputs, else from Pulumi; None where the variables name the endpoint."""
     if outputs_file is not None:
         try:
             text = outputs_file.read_text()
         except OSError as error:
             raise OutputsError(f"cannot read {outputs_file}: {error.strerror}") from None
-        return from_outputs(_outputs_json(text, str(outputs_file)), model)
-    return from_environment(env) or from_pulumi(stack, project_dir, model, run, env)
+        return _outputs_json(text, str(outputs_file))
+    if env.get(ENV_URL):
+        return None
+    return pulumi_outputs(stack, project_dir, run, env)
+
+
+def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str, str],
+                  project_dir: Path, run: Runner = subprocess.run, model: str | None = None) -> Endpoint:
+    """The first source that is given: --outputs, then the variables, then the Pulumi stack.
+    `model` (else VLLM_STACK_MODEL) picks an entry of the stack's `models`."""
+    model = model or env.get(ENV_STACK_MODEL) or None
+    outputs = read_outputs(outputs_file, stack, env, project_dir, run)
+    if outputs is None:
+        found = from_environment(env)
+        assert found is not None, "read_outputs returns None only where the variables are set"
+        return found
+    return from_outputs(outputs, model)
+
+
+def status_endpoint(outputs: Mapping[str, Any] | None, env: Mapping[str, str]) -> Endpoint:
+    """node-api's base URL from the outputs (the headers go per model), or the endpoint of the variables."""
+    if outputs is None:
+        found = from_environment(env)
+        assert found is not None, "read_outputs returns None only where the variables are set"
+        return found
+    if not outputs.get("endpointUrl"):
+        raise OutputsError("the stack outputs lack endpointUrl: run `pulumi up` first")
+    return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers={}, model="",
+                    project_id=outputs.get("projectId"))

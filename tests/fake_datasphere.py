@@ -23,7 +23,7 @@ from typing import Any
 
 from tests.fake_access import apply_deltas, page_of
 from tests.fake_cloud_registry import FakeCloudRegistry
-from tests.http_json import ApiFailure, send_json
+from tests.http_json import ApiFailure, PlainText, send_json
 
 IAM_TOKEN = "t1.fake-iam-token-9f3e"
 OAUTH_TOKEN = "y0_fake-oauth-token-1c2d"
@@ -94,6 +94,8 @@ class FakeDatasphere:
         self.server: ThreadingHTTPServer | None = None
         self.registry = FakeCloudRegistry(self)
         self.alias_calls: dict[str, int] = {}
+        # What each node's vLLM says at /metrics, reading after reading (the last one stays).
+        self.metrics: dict[str, list[str]] = {}
         self.sockets: list[socket.socket] = []
 
     # --- control ---------------------------------------------------------------------------
@@ -208,8 +210,8 @@ class FakeDatasphere:
                 raise ApiFailure(401, 16, "the request is not authenticated")
             if path.startswith("/operations/"):
                 return 200, self._poll(path.removeprefix("/operations/"))
-            if path.startswith("/v1/"):
-                return self._node_api(lower)
+            if path.startswith("/v1/") or path == "/metrics":
+                return self._node_api(lower, path)
             if self.registry.owns(path):
                 return self.registry.handle(method, path, lower, body)
             if path.startswith(API):
@@ -427,7 +429,7 @@ class FakeDatasphere:
             self._find(self.nodes, "node", entry["nodeId"])
 
     # --- node-api --------------------------------------------------------------------------
-    def _node_api(self, headers: dict[str, str]) -> tuple[int, Any]:
+    def _node_api(self, headers: dict[str, str], path: str = "/v1/models") -> tuple[int, Any]:
         node_id = headers.get("x-node-id")
         alias_name = headers.get("x-node-alias")
         if alias_name:
@@ -443,6 +445,9 @@ class FakeDatasphere:
         ready_at = node["ready_at"]
         if self.never_ready or ready_at is None or self.clock() < ready_at or node["status"] != "HEALTHY":
             return 503, {"message": "model is loading"}
+        if path == "/metrics":
+            readings = self.metrics.get(node["id"]) or [""]
+            return 200, PlainText(readings.pop(0) if len(readings) > 1 else readings[0])
         return 200, {"object": "list", "data": [{"id": self.model_of(node), "object": "model"}]}
 
     def model_of(self, node: dict[str, Any]) -> str:

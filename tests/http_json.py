@@ -1,4 +1,4 @@
-"""The one way the fake servers answer with JSON, and the error they answer with."""
+"""The one way the fake servers answer (JSON, or plain text for /metrics), and the error they answer with."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 
+class PlainText(str):
+    """A body sent as written, as text/plain: vLLM's Prometheus /metrics."""
+
+
 def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any,
               headers: Mapping[str, str] | None = None) -> None:
-    data = json.dumps(body).encode()
+    plain = isinstance(body, PlainText)
+    data = body.encode() if plain else json.dumps(body).encode()
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Type", "text/plain; version=0.0.4" if plain else "application/json")
     handler.send_header("Content-Length", str(len(data)))
     for name, value in (headers or {}).items():
         handler.send_header(name, value)
