@@ -16,21 +16,30 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from components.cloud.provider import endpoints_from
 from components.config_files import stack_config
 from endpoint import bench as bench_module
 from endpoint import doctor as doctor_module
 from endpoint import status as status_module
+from endpoint import sweep as sweep_module
 from endpoint.auth import AuthError, iam_token
-from endpoint.bench import BenchPlan, report, run_bench, with_server_view
+from endpoint.bench import BenchPlan, report, run_bench, takes_ignore_eos, with_server_view
 from endpoint.check import NotServing, run_check
 from endpoint.doctor import doctor
 from endpoint.exits import EXIT_FAILED, EXIT_OK, failed
 from endpoint.openai_http import Clock, Target
-from endpoint.outputs import ENV_STACK_MODEL, OutputsError, find_endpoint, read_outputs, status_endpoint
+from endpoint.outputs import (
+    ENV_STACK_MODEL,
+    Endpoint,
+    OutputsError,
+    find_endpoint,
+    read_outputs,
+    status_endpoint,
+)
 from endpoint.status import Status, datasphere_client, run_status, watched_models
+from endpoint.sweep import Slo, default_levels, prompt_for, run_sweep, sweep_report, sweep_svg
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPT = "Explain in three sentences what a KV cache is."
@@ -47,6 +56,17 @@ def _number(kind: Callable[[str], float], low: float, strict: bool) -> Callable[
 
 
 POSITIVE_INT = _number(int, 1, strict=False)
+
+
+def levels_list(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1 or levels != sorted(set(levels)):
+        raise argparse.ArgumentTypeError(f"{text} is not rising whole numbers from 1, e.g. 1,2,4,8")
+    return levels
+
 POSITIVE = _number(float, 0, strict=True)
 NOT_NEGATIVE = _number(float, 0, strict=False)
 
@@ -96,6 +116,25 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=POSITIVE_INT, default=4, help="requests in flight at once")
     bench.add_argument("--duration", type=POSITIVE, default=30.0, help="seconds to keep sending")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    sweep = bench.add_argument_group("a sweep of concurrency levels (" + sweep_module.__doc__.splitlines()[0]
+                                     .removeprefix("`bench --sweep`: ") + ")")
+    sweep.add_argument("--sweep", action="store_true", help="run levels of concurrency, each for --duration "
+                       "seconds, and report the capacity within the SLO and its cost")
+    sweep.add_argument("--levels", type=levels_list, help="the concurrency levels, e.g. 1,2,4 (default: 1, "
+                       "2, 4, ... up to --max-concurrency)")
+    sweep.add_argument("--max-concurrency", type=POSITIVE_INT, default=64, help="the last default level")
+    sweep.add_argument("--input-tokens", type=POSITIVE_INT, default=256,
+                       help="words in each prompt (about as many tokens; the server's count is reported)")
+    sweep.add_argument("--output-tokens", type=POSITIVE_INT, default=128,
+                       help="tokens each request makes (ignore_eos where the server takes it)")
+    sweep.add_argument("--seed", type=int, default=0, help="seed of the prompts: same seed, same prompts")
+    sweep.add_argument("--slo-ttft-ms", type=POSITIVE, default=2000.0, help="p99 time to first token target")
+    sweep.add_argument("--slo-tpot-ms", type=POSITIVE, default=100.0,
+                       help="p99 time per output token target")
+    sweep.add_argument("--rub-per-hour", type=POSITIVE, help="the node's price (default: the stack's cost "
+                       "output for the model)")
+    sweep.add_argument("--plot", type=Path, default=Path("bench-sweep.svg"),
+                       help="where the picture of throughput against p99 TPOT goes")
     watch = commands.add_parser("status", parents=[where], formatter_class=formatter, epilog=exits,
                                 help="every model's nodes, alias and live server figures on one screen",
                                 description=status_module.__doc__)
@@ -132,6 +171,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             run_check(target, endpoint, wait_seconds=args.wait_minutes * 60, interval=args.interval,
                       prompt=args.prompt, max_tokens=args.max_tokens, clock=clock, sleep=sleep, out=out)
             return EXIT_OK
+        if args.sweep:
+            return sweep(args, target, endpoint, clock, sleep, out, err)
         plan = BenchPlan(args.concurrency, args.duration, args.prompt, args.max_tokens)
         summary = with_server_view(target, endpoint, clock,
                                    lambda: run_bench(target, endpoint, plan, clock, sleep, err))
@@ -139,6 +180,29 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         return EXIT_OK if summary["succeeded"] else EXIT_FAILED
     except (AuthError, OutputsError, NotServing) as error:
         return failed(error, err)
+
+
+def sweep(args: argparse.Namespace, target: Target, endpoint: Endpoint, clock: Clock,
+          sleep: Callable[[float], None], out: TextIO, err: TextIO) -> int:
+    extra = {"ignore_eos": True} if takes_ignore_eos(target, endpoint, clock) else {}
+    if not extra:
+        err.write("bench: the server refused ignore_eos: output lengths vary with the model\n")
+
+    def run_level(concurrency: int) -> dict[str, Any]:
+        err.write(f"concurrency {concurrency}\n")
+        plan = BenchPlan(concurrency, args.duration, args.prompt, args.output_tokens,
+                         prompts=lambda n: prompt_for(args.seed, n, args.input_tokens), extra=extra)
+        return with_server_view(target, endpoint, clock, lambda: run_bench(target, endpoint, plan, clock,
+                                                                           sleep, err))
+
+    levels = args.levels or default_levels(args.max_concurrency)
+    result = run_sweep(levels, run_level, Slo(args.slo_ttft_ms, args.slo_tpot_ms),
+                       args.rub_per_hour or endpoint.rub_per_hour)
+    result["ignoreEos"] = bool(extra)
+    args.plot.write_text(sweep_svg(result), encoding="utf-8")
+    out.write(json.dumps(result, indent=2) + "\n" if args.json else
+              sweep_report(result) + f"\npicture: {args.plot}\n")
+    return EXIT_OK if result["capacity"] is not None else EXIT_FAILED
 
 
 def status(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, sleep: Callable[[float], None],

@@ -22,8 +22,8 @@ import itertools
 import statistics
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from endpoint.auth import Refused, refusal
@@ -46,6 +46,14 @@ class BenchPlan:
     max_tokens: int
     # After a failed request a worker waits this long, so errors do not become a tight loop.
     error_pause: float = 1.0
+    # The prompt of request number n (a sweep's reproducible prompts); None: `prompt` every time.
+    prompts: Callable[[int], str] | None = None
+    # More fields of each request, e.g. vLLM's `ignore_eos`.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def payload(self, model: str, number: int) -> dict[str, Any]:
+        prompt = self.prompt if self.prompts is None else self.prompts(number)
+        return {**chat_payload(model, prompt, self.max_tokens), **self.extra}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -179,11 +187,13 @@ def run_bench(target: Target, endpoint: Endpoint, plan: BenchPlan, clock: Clock,
     start = clock()
     deadline = start + plan.duration
     progress = Progress(progress_out, clock, plan.duration)
-    payload = chat_payload(endpoint.model, plan.prompt, plan.max_tokens)
+    numbers = itertools.count()
 
     def worker() -> None:
         while not stop.is_set() and clock() < deadline:
-            record = stream_chat(target, payload, clock)
+            with lock:
+                number = next(numbers)
+            record = stream_chat(target, plan.payload(endpoint.model, number), clock)
             error = refusal(record.status, endpoint.project_id)
             if error is not None:
                 refused.append(error)
@@ -222,3 +232,9 @@ def with_server_view(target: Target, endpoint: Endpoint, clock: Clock, run: Call
     except MetricsError as error:
         server = {"error": str(error)}
     return {**summary, "server": server}
+
+
+def takes_ignore_eos(target: Target, endpoint: Endpoint, clock: Clock) -> bool:
+    """Whether the server takes vLLM's `ignore_eos` (a fixed output length); one one-token request."""
+    payload = {**chat_payload(endpoint.model, "Hi", 1), "ignore_eos": True}
+    return stream_chat(target, payload, clock).status != 400

@@ -36,6 +36,8 @@ class Endpoint:
     headers: Mapping[str, str]
     model: str
     project_id: str | None = None
+    # The model's node price, from the stack's `cost` output: what a sweep's token costs are of.
+    rub_per_hour: float | None = None
 
 
 def _model_outputs(outputs: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
@@ -60,7 +62,17 @@ def from_outputs(outputs: Mapping[str, Any], model: str | None = None) -> Endpoi
         raise OutputsError(f"the stack outputs lack {', '.join(missing)}: run `pulumi up` first "
                            "(or with a newer version of this project)")
     return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers=dict(chosen["headers"]),
-                    model=str(chosen["servedModelName"]), project_id=outputs.get("projectId"))
+                    model=str(chosen["servedModelName"]), project_id=outputs.get("projectId"),
+                    rub_per_hour=_rub_per_hour(outputs, model))
+
+
+def _rub_per_hour(outputs: Mapping[str, Any], model: str | None) -> float | None:
+    priced: Mapping[str, Any] = (outputs.get("cost") or {}).get("models") or {}
+    if model is None and len(priced) == 1:
+        model = next(iter(priced))
+    entry = priced.get(model or "") or {}
+    price = entry.get("rubPerHour")
+    return float(price) if isinstance(price, int | float) else None
 
 
 def from_environment(env: Mapping[str, str]) -> Endpoint | None:

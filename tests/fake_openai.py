@@ -76,6 +76,8 @@ class FakeOpenAI:
     # mid-stream can leave it.
     stall_after_tokens: int = 0
     models: tuple[str, ...] = (MODEL,)
+    # Request fields answered with 400, as a server that is not vLLM answers `ignore_eos`.
+    refused_fields: tuple[str, ...] = ()
     # A stream recorded from a real vLLM (tests/fixtures/vllm-0.32.0/*.sse), sent as it is.
     transcript: str | None = None
     # A busy server, or a proxy that buffers (node-api may), hands over a whole stream at once.
@@ -166,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"The model `{body.get('model')}` does not exist. Valid aliases: {MODEL}."
             self._json(404, {"error": {"message": message, "type": "NotFoundError", "param": "model",
                                        "code": 404}})
+            return
+        refused_fields = [name for name in self.fake.refused_fields if name in body]
+        if refused_fields:
+            self._json(400, {"error": {"message": f"unknown field {refused_fields[0]}", "code": 400}})
             return
         if self.fake.transcript is not None:
             self.send_response(200)
