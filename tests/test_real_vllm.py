@@ -153,6 +153,45 @@ def test_bench_prints_the_servers_figures_beside_its_own(server: str) -> None:
     assert any(line.startswith("server") and "output tokens" in line for line in lines)
 
 
+def test_status_reads_the_real_servers_metrics(server: str) -> None:
+    done = run_client("endpoint", "status", "--interval", "1", "--json", base_url=server)
+    assert done.returncode == 0, done.stderr
+    [model] = json.loads(done.stdout)["models"]
+    [node] = model["nodes"]
+    figures = node["server"]
+    assert (figures["running"], figures["waiting"]) == (0, 0)
+    assert 0 <= figures["kvCacheUsage"] <= 1
+    assert figures["interval"]["requests"] == 0, "nothing was asked in the second between the readings"
+    assert set(figures["interval"]["ttftMs"]) == {"mean", "p50", "p99"}
+
+
+def test_a_three_level_sweep_agrees_with_the_servers_counts(server: str, tmp_path: Path) -> None:
+    before = server_metrics(server)
+    done = run_client("endpoint", "bench", "--sweep", "--levels", "1,2,4", "--duration", "3",
+                      "--input-tokens", "16", "--output-tokens", "8", "--slo-ttft-ms", "60000",
+                      "--slo-tpot-ms", "60000", "--rub-per-hour", "170.76", "--plot", str(tmp_path / "s.svg"),
+                      "--json", base_url=server)
+    after = server_metrics(server)
+    assert done.returncode == 0, done.stderr
+    sweep = json.loads(done.stdout)
+    assert sweep["ignoreEos"] is True
+    assert [level["concurrency"] for level in sweep["levels"]] == [1, 2, 4]
+    assert sweep["capacity"] == 4
+    for level in sweep["levels"]:
+        assert level["failed"] == 0
+        assert level["outputTokens"] == 8 * level["succeeded"], "ignore_eos: every request makes 8 tokens"
+        server_view = level["server"]
+        assert server_view["requests"] == level["succeeded"]
+        assert server_view["outputTokens"] == level["outputTokens"]
+        client_ttft, server_ttft = level["ttftMs"]["mean"] / 1000, server_view["ttftMs"]["mean"] / 1000
+        assert server_ttft - 0.005 <= client_ttft <= server_ttft + TTFT_SLACK_SECONDS
+    made = after["vllm:generation_tokens_total"] - before.get("vllm:generation_tokens_total", 0)
+    assert made == sum(level["outputTokens"] for level in sweep["levels"]) + 1, "and the one-token probe"
+    tokens = sweep["capacityOutputTokensPerSecond"]
+    assert sweep["rubPerMillionOutputTokens"] == round(170.76 / (tokens * 3600) * 1e6, 2)
+    assert (tmp_path / "s.svg").read_text().startswith("<svg")
+
+
 @pytest.mark.parametrize("example", ["examples.openai_client", "examples.langchain_demo"])
 def test_the_examples_stream_from_real_vllm(server: str, example: str) -> None:
     done = run_client(example, "Say hello.", base_url=server)
