@@ -170,7 +170,7 @@ def _node_lines(node: Mapping[str, Any]) -> list[str]:
                  f"tokens/s, prefix cache hits {hits}, {run['preemptions']} preemptions")
     for key, name in LATENCIES:
         figures = run[key]
-        lines.append(f"    {name + ' (ms)':16}p50 {_num(figures['p50']):>9}   p99 {_num(figures['p99']):>9}")
+        lines.append(f"    {name + ' (ms)':18}p50 {_num(figures['p50']):>9}   p99 {_num(figures['p99']):>9}")
     return lines
 
 

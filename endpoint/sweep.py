@@ -63,9 +63,9 @@ def judge(level: dict[str, Any], slo: Slo) -> str | None:
         return f"{level['failed']} of {level['requests']} requests failed"
     ttft, tpot = level_p99(level)
     if ttft is None or ttft > slo.ttft_ms:
-        return f"p99 TTFT {ttft} ms above {slo.ttft_ms:g}"
+        return f"p99 TTFT {_num(ttft)} ms above {slo.ttft_ms:g}"
     if tpot is not None and tpot > slo.tpot_ms:
-        return f"p99 TPOT {tpot} ms above {slo.tpot_ms:g}"
+        return f"p99 TPOT {_num(tpot)} ms above {slo.tpot_ms:g}"
     return None
 
 

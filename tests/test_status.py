@@ -93,7 +93,7 @@ def test_the_screen_has_a_line_per_node_and_the_servers_latencies(cloud: FakeDat
     assert "  node nodstable: HEALTHY (instances: HEALTHY) 90% of traffic" in out
     assert "    now: 2 running, 0 waiting, KV cache 0.0% in use" in out
     assert "    last 10 s: 20 requests, prompt 0.0 and output 100.0 tokens/s" in out
-    assert "    TTFT (ms)       p50     100.0   p99     492.0" in out
+    assert "    TTFT (ms)         p50     100.0   p99     492.0" in out
 
 
 def test_a_server_that_cannot_be_read_is_said_and_exits_1(cloud: FakeDatasphere, tmp_path: Path) -> None:

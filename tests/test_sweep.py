@@ -34,11 +34,11 @@ def level(concurrency: int, ttft_p99: float, tpot_p99: float, tokens_per_second:
 
 def test_a_level_is_within_the_slo_only_with_both_p99s_under_and_no_failure() -> None:
     assert judge(level(1, 400, 40, 100), SLO) is None
-    assert judge(level(1, 600, 40, 100), SLO) == "p99 TTFT 600 ms above 500"
-    assert judge(level(1, 400, 60, 100), SLO) == "p99 TPOT 60 ms above 50"
+    assert judge(level(1, 600, 40, 100), SLO) == "p99 TTFT 600.0 ms above 500"
+    assert judge(level(1, 400, 60, 100), SLO) == "p99 TPOT 60.0 ms above 50"
     assert judge(level(1, 400, 40, 100, failed=1), SLO) == "1 of 11 requests failed"
     # The server's TPOT is the one judged where it was read: a bunched stream's client TPOT is near 0.
-    assert judge(level(1, 400, 0.1, 100, server_tpot_p99=70), SLO) == "p99 TPOT 70 ms above 50"
+    assert judge(level(1, 400, 0.1, 100, server_tpot_p99=70), SLO) == "p99 TPOT 70.0 ms above 50"
 
 
 def test_the_sweep_stops_at_the_first_level_out_and_the_capacity_is_the_last_within() -> None:
@@ -53,7 +53,7 @@ def test_the_sweep_stops_at_the_first_level_out_and_the_capacity_is_the_last_wit
     sweep = run_sweep([1, 2, 4, 8, 16], run_level, SLO, rub_per_hour=550.23)
     assert ran == [1, 2, 4, 8], "nothing runs past the first level out of the SLO"
     assert sweep["capacity"] == 4
-    assert sweep["stopped"] == "at concurrency 8: p99 TTFT 900 ms above 500"
+    assert sweep["stopped"] == "at concurrency 8: p99 TTFT 900.0 ms above 500"
     assert sweep["capacityOutputTokensPerSecond"] == 700
     # 550.23 RUB an hour over 700 x 3600 tokens an hour, per million.
     assert sweep["rubPerMillionOutputTokens"] == 218.35
