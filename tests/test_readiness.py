@@ -1,5 +1,6 @@
-"""How create waits for a model: the probe schedule on a virtual clock, and the benchmark's figures for one
-node and for three started at once (bench/node_startup.py, virtual time: no test waits for real)."""
+"""How create waits for a model: the probe schedule on a virtual clock, and the simulated start-ups of one
+node and of three at once (tests/startup_simulation.py, which bench/node_startup.py prints; virtual time:
+no test waits for real)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bench.node_startup import VirtualClock, measure
 from components.cloud.http import HttpAnswer, Timing
 from components.datasphere.node import Readiness, wait_until_serving
+from tests.startup_simulation import VirtualClock, measure
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
 SERVING = HttpAnswer(200, {"data": [{"id": MODEL}]}, "")
