@@ -8,6 +8,6 @@ from components.stack import VllmDatasphere
 
 settings, problems = read_settings()
 checked = check_before_any_resource(settings, problems, read_hugging_face_token())
-stack = VllmDatasphere("vllm", checked)
+stack = VllmDatasphere("vllm", checked, pulumi.get_stack())
 for name, value in stack.outputs().items():
     pulumi.export(name, value)

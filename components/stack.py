@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 
 from components.client import ClientAccess, curl_example
 from components.cost import StackCost
 from components.datasphere.api import alias_full_name, alias_headers
-from components.datasphere.component import Datasphere, alias_groups
+from components.datasphere.component import Datasphere, DatasphereArgs, NodeFoundation, alias_groups
 from components.folder import Folder
 from components.identity import Identity
 from components.image import Image
@@ -25,19 +23,6 @@ ONE_MODEL_OUTPUTS = ("imageRef", "modelRevision", "instanceSpec", "nodeId", "ali
                      "servedModelName", "headers", "curlExample", "memoryEstimate")
 
 
-@dataclass(frozen=True)
-class NodeFoundation:
-    """What the DataSphere part (project settings, secret, nodes, aliases) is built on."""
-
-    folder_id: pulumi.Output[str]
-    subnet_id: pulumi.Output[str]
-    service_account_id: pulumi.Output[str]
-    registry_id: pulumi.Output[str]
-    # The node's registry login: its username, and the password the project secret holds.
-    registry_login: str
-    registry_password: pulumi.Output[str]
-
-
 def resource_labels(stack: str) -> dict[str, str]:
     return {"managed-by": "pulumi", "project": "vllm-datasphere", "stack": stack_slug(stack)}
 
@@ -51,13 +36,14 @@ class VllmDatasphere(pulumi.ComponentResource):
     cost: StackCost
     client: ClientAccess | None
 
-    def __init__(self, name: str, checked: Checked, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, checked: Checked, stack: str, opts: pulumi.ResourceOptions | None = None
+                 ) -> None:
         settings = self.settings = checked.settings
         self.memory = dict(checked.memory)
         self.cost = checked.cost
         super().__init__("vllm-datasphere:index:VllmDatasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = resource_labels(pulumi.get_stack())
+        labels = resource_labels(stack)
         # Names are unique per folder, and folderId may point at a shared one: suffix the stack.
         base = f"{name}-{labels['stack']}"
 
@@ -80,9 +66,10 @@ class VllmDatasphere(pulumi.ComponentResource):
             registry_login=settings.node_registry_login,
             registry_password=identity.node_login_secret,
         )
-        self.datasphere = Datasphere(base, settings, self.foundation, checked.cost.rollout_units_per_hour,
-                                     {n: image.image_ref for n, image in self.images.items()}, labels,
-                                     opts=child)
+        self.datasphere = Datasphere(base, DatasphereArgs(
+            stack=stack, settings=settings, foundation=self.foundation,
+            image_refs={n: image.image_ref for n, image in self.images.items()},
+            min_units_per_hour=checked.cost.rollout_units_per_hour, labels=labels), opts=child)
         self.client = (ClientAccess(f"{base}-client", folder.folder_id, settings.datasphere_project_id,
                                     opts=child)
                        if settings.client_service_account else None)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
@@ -15,9 +16,6 @@ from components.datasphere.project_settings import ProjectSettings
 from components.datasphere.secret import ProjectSecret
 from components.model_settings import ModelSettings
 from components.settings import Settings, stack_slug
-
-if TYPE_CHECKING:
-    from components.stack import NodeFoundation
 
 HEALTH_PATH = "/health"
 IDLE_TIMEOUT_SECONDS = 300
@@ -37,6 +35,32 @@ def alias_groups(models: tuple[ModelSettings, ...]) -> dict[str, list[ModelSetti
     return dict(groups)
 
 
+@dataclass(frozen=True)
+class NodeFoundation:
+    """What the DataSphere part (project settings, secret, nodes, aliases) is built on."""
+
+    folder_id: pulumi.Output[str]
+    subnet_id: pulumi.Output[str]
+    service_account_id: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
+    # The node's registry login: its username, and the password the project secret holds.
+    registry_login: str
+    registry_password: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class DatasphereArgs:
+    """Everything the DataSphere part is made from: the stack's settings it reads, what it stands on,
+    each model's image, and the most the stack's nodes use in an hour (for the spend cap's check)."""
+
+    stack: str
+    settings: Settings
+    foundation: NodeFoundation
+    image_refs: Mapping[str, pulumi.Output[str]]
+    min_units_per_hour: int
+    labels: Mapping[str, str]
+
+
 class Datasphere(pulumi.ComponentResource):
     nodes: dict[str, Node]
     aliases: dict[str, Alias]
@@ -44,18 +68,17 @@ class Datasphere(pulumi.ComponentResource):
     project_id: str
     endpoint_url: str
 
-    def __init__(self, name: str, settings: Settings, foundation: NodeFoundation, min_units_per_hour: int,
-                 image_refs: dict[str, pulumi.Output[str]], labels: dict[str, str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: DatasphereArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Datasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        settings, foundation, labels = args.settings, args.foundation, dict(args.labels)
         project_id = self.project_id = settings.datasphere_project_id
 
         project = ProjectSettings(
             name, project_id=project_id, service_account_id=foundation.service_account_id,
             default_folder_id=foundation.folder_id, subnet_id=foundation.subnet_id,
-            max_units_per_hour=settings.max_units_per_hour, min_units_per_hour=min_units_per_hour,
-            owner_stack=stack_slug(pulumi.get_stack()),
+            max_units_per_hour=settings.max_units_per_hour, min_units_per_hour=args.min_units_per_hour,
+            owner_stack=stack_slug(args.stack),
             adopt=settings.adopt_project_settings, opts=child,
         )
         # One secret a login: switching makes a new secret and a new node, the old ones go after.
@@ -74,7 +97,7 @@ class Datasphere(pulumi.ComponentResource):
         self.nodes = {}
         for model in settings.models:
             node_base = f"{name}{model.resource_suffix}"
-            image_ref = image_refs[model.name]
+            image_ref = args.image_refs[model.name]
             self.nodes[model.name] = Node(node_base, {
                 "projectId": project_id,
                 "folderId": foundation.folder_id,
