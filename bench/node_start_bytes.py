@@ -12,18 +12,10 @@ from __future__ import annotations
 import argparse
 
 from components import platform
-from components.model_facts import facts_from_hub
 from components.preflight import start_bytes
-from tests.fake_hub import fixture
+from tests.fake_hub import recorded_weights_bytes
 
 MODELS = ("Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")
-
-
-def weights_bytes(model: str) -> float:
-    record = fixture(model)
-    stored = facts_from_hub(model, record["safetensors"], record["config"]).stored_bytes
-    assert stored is not None, f"the recording of {model} has its safetensors sizes"
-    return float(stored)
 
 
 def seconds(size: float, gbps: float | None) -> str:
@@ -41,7 +33,7 @@ def main() -> None:
     print(f"base image: {platform.VLLM_IMAGE_PULL_BYTES / 1e9:.1f} GB compressed (components/platform.py "
           "VLLM_IMAGE_PULL_BYTES, with its sources); weights: the safetensors sizes the Hub reports")
     for model in MODELS:
-        size = weights_bytes(model)
+        size = recorded_weights_bytes(model)
         print(f"{model}: {size / 1e9:.1f} GB of weights")
         for weights in ("hub", "image"):
             moved = start_bytes(weights, size)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from components.model_facts import facts_from_hub
 from tests.http_json import send_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hub-cache" / "models"
@@ -32,6 +33,14 @@ UNGRANTED_TOKEN = "hf_ungranted_0123456789abcdef012345"
 
 def fixture(model: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{model.replace('/', '--')}.json").read_text())
+
+
+def recorded_weights_bytes(model: str) -> float:
+    """The stored size of a recorded model's safetensors weights."""
+    record = fixture(model)
+    stored = facts_from_hub(model, record["safetensors"], record["config"]).stored_bytes
+    assert stored is not None, f"the recording of {model} has its safetensors sizes"
+    return float(stored)
 
 
 @dataclass

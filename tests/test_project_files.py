@@ -127,8 +127,9 @@ def test_every_action_is_pinned_by_commit() -> None:
 
 def test_the_test_script_runs_every_linter() -> None:
     script = (ROOT / "scripts" / "test.sh").read_text()
-    for command in ("ruff check .", "hadolint docker/Dockerfile", "shellcheck scripts/*.sh .ci/run",
-                    "actionlint", "zizmor --offline", "bash scripts/vllm-cpu.sh", "python -m pytest",
+    for command in ("ruff check .", "PYTHONPATH=. lint-imports", "hadolint docker/Dockerfile",
+                    "shellcheck scripts/*.sh .ci/run", "actionlint", "zizmor --offline",
+                    "bash scripts/vllm-cpu.sh", "python -m pytest",
                     "bash scripts/docker-engine.sh start", "bash scripts/cpu-base-image.sh",
                     "trap 'bash scripts/docker-engine.sh stop' EXIT"):
         assert command in script

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.node_start_bytes import weights_bytes
 from components import platform
 from components.preflight import StartBytes, start_bytes
-from tests.fake_hub import HubState, fake_hub
+from tests.fake_hub import HubState, fake_hub, recorded_weights_bytes
 from tests.program import PROJECT, ProgramRun, run_program
 
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
@@ -69,7 +68,7 @@ def test_with_weights_in_the_image_the_build_downloads_the_pinned_commit(hub: Hu
 
 
 def test_what_a_node_start_moves_by_where_the_weights_are() -> None:
-    size = weights_bytes(QWEN)
+    size = recorded_weights_bytes(QWEN)
     assert size == 15_231_233_024
     assert start_bytes("hub", size) == StartBytes(registry=platform.VLLM_IMAGE_PULL_BYTES, hub=size)
     assert start_bytes("image", size) == StartBytes(registry=platform.VLLM_IMAGE_PULL_BYTES + size, hub=0.0)
