@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_yandex_marketmaker as yandex
@@ -28,16 +29,24 @@ def curl_example(endpoint_url: str, headers: Mapping[str, str], model: str) -> s
     return " \\\n  ".join(lines)
 
 
+@dataclass(frozen=True)
+class ClientAccessArgs:
+    """The folder the client's account lives in, and the project it may call."""
+
+    folder_id: pulumi.Input[str]
+    project_id: str
+
+
 class ClientAccess(pulumi.ComponentResource):
     """A service account that may call the endpoint and nothing else, and its authorized key."""
 
     service_account_id: pulumi.Output[str]
     key_json: pulumi.Output[str]
 
-    def __init__(self, name: str, folder_id: pulumi.Input[str], project_id: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ClientAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:ClientAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        folder_id, project_id = args.folder_id, args.project_id
         account = yandex.IamServiceAccount(
             name, folder_id=folder_id, name=name,
             description=f"Calls the vLLM endpoint: {platform.ROLE_DATASPHERE_DEVELOPER} on the project only",

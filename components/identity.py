@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_yandex_marketmaker as yandex
 
@@ -25,6 +27,18 @@ from components.iam.authorized_key import key_json_of
 IAM_PROPAGATION_SECONDS = 15
 
 
+@dataclass(frozen=True)
+class IdentityArgs:
+    """Where the accounts live, the registry they pull from and push to, the subnet's folder (its
+    network roles), and how a node logs in to the registry."""
+
+    folder_id: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+    subnet_folder_id: pulumi.Input[str]
+    uses_nat_gateway: bool
+    node_registry_login: str
+
+
 class Identity(pulumi.ComponentResource):
     service_account: yandex.IamServiceAccount
     service_account_id: pulumi.Output[str]
@@ -33,36 +47,34 @@ class Identity(pulumi.ComponentResource):
     push_key: ApiKey
     push_ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, folder_id: pulumi.Input[str], registry_id: pulumi.Input[str],
-                 subnet_folder_id: pulumi.Input[str], uses_nat_gateway: bool, node_registry_login: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Identity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = yandex.IamServiceAccount(
-            name, folder_id=folder_id, name=name,
+            name, folder_id=args.folder_id, name=name,
             description="DataSphere project service account; pulls the vLLM image", opts=child,
         )
         self.service_account_id = self.service_account.id
         pusher = yandex.IamServiceAccount(
-            f"{name}-push", folder_id=folder_id, name=f"{name}-push",
+            f"{name}-push", folder_id=args.folder_id, name=f"{name}-push",
             description="Pushes the vLLM image to the stack's registry; never given to DataSphere",
             opts=child,
         )
 
         folder_roles = [platform.ROLE_VPC_USER]
-        if uses_nat_gateway:
+        if args.uses_nat_gateway:
             folder_roles.append(platform.ROLE_VPC_GATEWAYS_USER)
         member = pulumi.Output.concat("serviceAccount:", self.service_account.id)
         for role in folder_roles:
             yandex.ResourcemanagerFolderIamMember(
-                f"{name}-{role.replace('.', '-')}", folder_id=subnet_folder_id, role=role, member=member,
+                f"{name}-{role.replace('.', '-')}", folder_id=args.subnet_folder_id, role=role, member=member,
                 opts=child,
             )
 
-        self.node_login_secret = (self._json_key(name, folder_id, registry_id, child)
-                                  if node_registry_login == "json_key"
-                                  else self._api_key(name, registry_id, child))
-        pushing = RegistryAccessBinding(f"{name}-pusher", registry_id=registry_id,
+        self.node_login_secret = (self._json_key(name, args.folder_id, args.registry_id, child)
+                                  if args.node_registry_login == "json_key"
+                                  else self._api_key(name, args.registry_id, child))
+        pushing = RegistryAccessBinding(f"{name}-pusher", registry_id=args.registry_id,
                                         role_id=platform.ROLE_REGISTRY_PUSHER, subject_id=pusher.id,
                                         settle_seconds=IAM_PROPAGATION_SECONDS, opts=child)
         self.push_key = ApiKey(f"{name}-push", service_account_id=pusher.id, scopes=[platform.SCOPE_PUSH],

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -54,19 +56,30 @@ def build_args(model: ModelSettings) -> dict[str, str]:
     return args
 
 
+@dataclass(frozen=True)
+class ImageArgs:
+    """One model's image: what it serves, the stack it is tagged for, the repository and push key, what
+    must exist before a push (the pusher's role), and the Hub token for `weights: image`."""
+
+    model: ModelSettings
+    stack: str
+    repository: pulumi.Input[str]
+    push_key_secret: pulumi.Input[str]
+    push_after: Sequence[pulumi.Resource]
+    hugging_face_token: pulumi.Output[str] | None
+
+
 class Image(pulumi.ComponentResource):
     image: docker_build.Image
     image_ref: pulumi.Output[str]
 
-    def __init__(self, name: str, model: ModelSettings, stack: str, repository: pulumi.Input[str],
-                 push_key_secret: pulumi.Input[str], push_after: list[pulumi.Resource],
-                 hugging_face_token: pulumi.Output[str] | None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Image", name, None, opts)
-        tag = image_tag(model, stack)
+        model, repository = args.model, args.repository
+        tag = image_tag(model, args.stack)
         # The layers of the last build, in the registry: a rebuild reuses what did not change.
         cache = pulumi.Output.concat(repository, ":cache-", tag)
-        token = hugging_face_token if model.weights == "image" else None
+        token = args.hugging_face_token if model.weights == "image" else None
         self.image = docker_build.Image(
             name,
             context=docker_build.BuildContextArgs(location=DOCKER_DIR.as_posix()),
@@ -79,13 +92,13 @@ class Image(pulumi.ComponentResource):
             registries=[docker_build.RegistryArgs(
                 address=platform.REGISTRY_HOST,
                 username=platform.REGISTRY_USERNAME,
-                password=pulumi.Output.secret(push_key_secret),
+                password=pulumi.Output.secret(args.push_key_secret),
             )],
             cache_from=[docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))],
             cache_to=[docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
                 ref=cache, mode=docker_build.CacheMode.MAX, image_manifest=True, oci_media_types=True))],
             build_on_preview=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=push_after),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.push_after)),
         )
         # `repo@sha256:...`: a rebuilt image changes this value, so the node follows it.
         self.image_ref = pulumi.Output.concat(repository, "@", self.image.digest)

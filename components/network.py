@@ -8,6 +8,7 @@ in the wrong zone, or without a way out that a node needs, fails before anything
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -54,36 +55,52 @@ def find_subnet(settings: Settings) -> tuple[ExistingSubnet | None, list[ConfigP
     return ExistingSubnet(settings.subnet_id, subnet.folder_id, uses_nat_gateway), []
 
 
+@dataclass(frozen=True)
+class NetworkArgs:
+    """The subnet found at preview (`existing`), or the network to create in `folder_id`: with a NAT
+    gateway when a node downloads weights at start-up."""
+
+    existing: ExistingSubnet | None
+    zone: str
+    subnet_cidr: str
+    needs_egress: bool
+    folder_id: pulumi.Input[str]
+    labels: Mapping[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, existing: ExistingSubnet | None, folder_id: pulumi.Input[str],
+                      labels: Mapping[str, str]) -> NetworkArgs:
+        return cls(existing, settings.zone, settings.subnet_cidr, settings.needs_egress, folder_id, labels)
+
+
 class Network(pulumi.ComponentResource):
     subnet_id: pulumi.Output[str]
     subnet_folder_id: pulumi.Output[str]
     uses_nat_gateway: bool
 
-    def __init__(self, name: str, settings: Settings, existing: ExistingSubnet | None,
-                 folder_id: pulumi.Input[str], labels: dict[str, str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Network", name, None, opts)
-        if existing:
-            self.subnet_id = pulumi.Output.from_input(existing.subnet_id)
-            self.subnet_folder_id = pulumi.Output.from_input(existing.folder_id)
-            self.uses_nat_gateway = existing.uses_nat_gateway
+        if args.existing:
+            self.subnet_id = pulumi.Output.from_input(args.existing.subnet_id)
+            self.subnet_folder_id = pulumi.Output.from_input(args.existing.folder_id)
+            self.uses_nat_gateway = args.existing.uses_nat_gateway
         else:
-            self._create(name, settings, folder_id, labels)
+            self._create(name, args)
         self.register_outputs({"subnetId": self.subnet_id})
 
-    def _create(self, name: str, settings: Settings, folder_id: pulumi.Input[str],
-                labels: dict[str, str]) -> None:
+    def _create(self, name: str, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
+        folder_id, labels = args.folder_id, dict(args.labels)
         network = yandex.VpcNetwork(name, folder_id=folder_id, name=name, labels=labels, opts=child)
-        routes = self._egress(name, folder_id, network, labels) if settings.needs_egress else None
+        routes = self._egress(name, folder_id, network, labels) if args.needs_egress else None
         subnet = yandex.VpcSubnet(
-            f"{name}-{settings.zone}",
+            f"{name}-{args.zone}",
             folder_id=folder_id,
             network_id=network.id,
-            zone=settings.zone,
-            v4_cidr_blocks=[settings.subnet_cidr],
+            zone=args.zone,
+            v4_cidr_blocks=[args.subnet_cidr],
             route_table_id=routes.id if routes is not None else None,
-            name=f"{name}-{settings.zone}",
+            name=f"{name}-{args.zone}",
             labels=labels,
             opts=child,
         )

@@ -7,6 +7,9 @@ only adds its own role bindings there (and removes them on destroy).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pulumi
 
 from components import platform
@@ -49,22 +52,30 @@ def registry_problems(settings: Settings) -> list[ConfigProblem]:
     return []
 
 
+@dataclass(frozen=True)
+class RegistryArgs:
+    """An existing Cloud Registry (`registry_id`), or the one to create in `folder_id`."""
+
+    registry_id: str | None
+    folder_id: pulumi.Input[str]
+    labels: Mapping[str, str]
+
+
 class Registry(pulumi.ComponentResource):
     registry: CloudRegistry | None
     registry_id: pulumi.Output[str]
     repository: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, folder_id: pulumi.Input[str], labels: dict[str, str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Registry", name, None, opts)
-        if settings.registry_id:
+        if args.registry_id:
             self.registry = None
-            self.registry_id = pulumi.Output.from_input(settings.registry_id)
+            self.registry_id = pulumi.Output.from_input(args.registry_id)
         else:
             self.registry = CloudRegistry(
-                name, folder_id=folder_id, registry_name=name,
-                description=f"vLLM images of stack {labels['stack']} (managed by Pulumi)",
-                labels=labels, kind=platform.REGISTRY_KIND, type_=platform.REGISTRY_TYPE,
+                name, folder_id=args.folder_id, registry_name=name,
+                description=f"vLLM images of stack {args.labels['stack']} (managed by Pulumi)",
+                labels=dict(args.labels), kind=platform.REGISTRY_KIND, type_=platform.REGISTRY_TYPE,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.registry_id = self.registry.id

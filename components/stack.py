@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pulumi
 
-from components.client import ClientAccess, curl_example
+from components.client import ClientAccess, ClientAccessArgs, curl_example
 from components.cost import StackCost
 from components.datasphere.api import alias_full_name, alias_headers
 from components.datasphere.component import Datasphere, DatasphereArgs, NodeFoundation, alias_groups
-from components.folder import Folder
-from components.identity import Identity
-from components.image import Image
+from components.folder import Folder, FolderArgs
+from components.identity import Identity, IdentityArgs
+from components.image import Image, ImageArgs
 from components.memory import MemoryEstimate
 from components.model_settings import ModelSettings
-from components.network import Network
+from components.network import Network, NetworkArgs
 from components.preview import Checked
-from components.registry import Registry
+from components.registry import Registry, RegistryArgs
 from components.settings import Settings, stack_slug
 
 # The outputs of one model, at the top of the stack's outputs while it serves just one.
@@ -47,15 +47,17 @@ class VllmDatasphere(pulumi.ComponentResource):
         # Names are unique per folder, and folderId may point at a shared one: suffix the stack.
         base = f"{name}-{labels['stack']}"
 
-        folder = Folder(f"{base}-folder", settings, labels, opts=child)
-        network = Network(base, settings, checked.existing_subnet, folder.folder_id, labels, opts=child)
-        registry = Registry(base, settings, folder.folder_id, labels, opts=child)
-        identity = Identity(base, folder.folder_id, registry.registry_id, network.subnet_folder_id,
-                            network.uses_nat_gateway, settings.node_registry_login, opts=child)
+        folder = Folder(f"{base}-folder", FolderArgs.from_settings(settings, labels), opts=child)
+        network = Network(base, NetworkArgs.from_settings(settings, checked.existing_subnet, folder.folder_id,
+                                                          labels), opts=child)
+        registry = Registry(base, RegistryArgs(settings.registry_id, folder.folder_id, labels), opts=child)
+        identity = Identity(base, IdentityArgs(
+            folder.folder_id, registry.registry_id, network.subnet_folder_id, network.uses_nat_gateway,
+            settings.node_registry_login), opts=child)
         self.images = {
-            model.name: Image(f"{base}{model.resource_suffix}", model, labels["stack"], registry.repository,
-                              identity.push_key.secret, push_after=identity.push_ready,
-                              hugging_face_token=settings.hugging_face_token, opts=child)
+            model.name: Image(f"{base}{model.resource_suffix}", ImageArgs(
+                model, labels["stack"], registry.repository, identity.push_key.secret,
+                push_after=identity.push_ready, hugging_face_token=settings.hugging_face_token), opts=child)
             for model in settings.models
         }
         self.foundation = NodeFoundation(
@@ -70,7 +72,8 @@ class VllmDatasphere(pulumi.ComponentResource):
             stack=stack, settings=settings, foundation=self.foundation,
             image_refs={n: image.image_ref for n, image in self.images.items()},
             min_units_per_hour=checked.cost.rollout_units_per_hour, labels=labels), opts=child)
-        self.client = (ClientAccess(f"{base}-client", folder.folder_id, settings.datasphere_project_id,
+        self.client = (ClientAccess(f"{base}-client", ClientAccessArgs(folder.folder_id,
+                                                                        settings.datasphere_project_id),
                                     opts=child)
                        if settings.client_service_account else None)
         self.register_outputs(self.outputs())
