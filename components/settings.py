@@ -17,8 +17,12 @@ from dataclasses import dataclass
 import pulumi
 
 from components import platform
-from components.cloud.http import Endpoints
-from components.cloud.provider import ENDPOINT_KEYS
+from components.cloud.endpoints import (
+    ENDPOINT_DEFAULTS,
+    POLL_INTERVAL_KEY,
+    poll_interval_problem,
+    url_problem,
+)
 from components.config_parsing import (
     ID_SOURCES,
     NAMESPACE,
@@ -36,9 +40,6 @@ from components.model_settings import MODEL_KEYS, ModelSettings, models_from_lis
 
 # Cloud Registry ids are opaque (docs/cloud-registry-api.md): only their alphabet is checked.
 _REGISTRY_ID = re.compile(r"^[a-z0-9]{3,50}$")
-_LOOPBACK_URL = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
-# The public URLs, from the one place the client keeps them.
-ENDPOINT_DEFAULTS = {key: getattr(Endpoints(), attr) for attr, key in ENDPOINT_KEYS.items()}
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,8 @@ def _parse_endpoints(parser: ConfigParser) -> dict[str, str]:
         if platform.RETIRED_REGISTRY_HOST in url:
             parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} "
                         f"(default {default})")
-        elif not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
-            parser.fail(key, url, f"must be an https:// URL (http:// only on loopback). Fix: pulumi config "
-                        f"rm {key} (default {default})")
+        elif (problem := url_problem(url)) is not None:
+            parser.fail(key, url, f"{problem}. Fix: pulumi config rm {key} (default {default})")
         endpoints[key] = url.rstrip("/")
     return endpoints
 
@@ -189,7 +189,7 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
                                        "a number of minutes above 0 (fractions allowed)", 30.0, "30"),
         max_units_per_hour=p.number("maxUnitsPerHour", int, lambda n: n >= 0,
                                     "a whole number of compute units per hour (0: no cap)", 0, "20"),
-        poll_interval_seconds=p.number("pollIntervalSeconds", float, lambda n: 0 < n <= 60,
+        poll_interval_seconds=p.number(POLL_INTERVAL_KEY, float, lambda n: poll_interval_problem(n) is None,
                                        "a number of seconds above 0 and at most 60", 10.0, "10"),
         endpoints=_parse_endpoints(p),
         client_service_account=p.boolean("clientServiceAccount", default=False),

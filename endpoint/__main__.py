@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.cloud.provider import endpoints_from
+from components.cloud.endpoints import endpoints_from
 from components.config_files import stack_config
 from endpoint import bench as bench_module
 from endpoint import doctor as doctor_module

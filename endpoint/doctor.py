@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.cloud.credentials import CredentialsError, token_source
+from components.cloud.endpoints import endpoints_from
 from components.cloud.http import ApiError, HttpAnswer, Timing, observed
-from components.cloud.provider import endpoints_from
 from components.cloudregistry.api import CloudRegistryClient
 from components.config_files import stack_config
 from components.datasphere.api import DatasphereClient

@@ -20,16 +20,9 @@ import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
 from components.cloud.credentials import token_source
-from components.cloud.http import ApiClient, ApiError, Endpoints, Timing
+from components.cloud.endpoints import endpoints_from, timing_from
+from components.cloud.http import ApiClient, ApiError
 
-NAMESPACE = "vllm-datasphere"
-ENDPOINT_KEYS = {
-    "datasphere": "datasphereEndpoint",
-    "operation": "operationEndpoint",
-    "iam": "iamEndpoint",
-    "node_api": "nodeApiEndpoint",
-    "registry": "cloudRegistryEndpoint",
-}
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's placeholder for unknown values
 
 ClientT = TypeVar("ClientT", bound=ApiClient)
@@ -37,18 +30,6 @@ ClientT = TypeVar("ClientT", bound=ApiClient)
 
 def is_known(value: Any) -> bool:
     return value != UNKNOWN
-
-
-def endpoints_from(config: Mapping[str, Any] | Any) -> Endpoints:
-    defaults = Endpoints()
-    chosen = {attr: config.get(f"{NAMESPACE}:{key}") or getattr(defaults, attr)
-              for attr, key in ENDPOINT_KEYS.items()}
-    return Endpoints(**{attr: url.rstrip("/") for attr, url in chosen.items()})
-
-
-def timing_from(config: Any) -> Timing:
-    interval = config.get(f"{NAMESPACE}:pollIntervalSeconds")
-    return Timing(poll_interval=float(interval)) if interval else Timing()
 
 
 def client_from(client_class: type[ClientT], config: Any) -> ClientT:
