@@ -1,18 +1,16 @@
-"""Reading raw config strings into values while collecting every problem, for one error at preview.
+"""The problems a config can have, collected for one error at preview, and what their messages share.
 
-The parser never stops at the first bad value: it records a `ConfigProblem` (the key, the value and a
-message that ends in the fix) and returns a default, so one preview lists everything. Problems of an
-entry of `models` are scoped to it (`ConfigProblem.in_entry`): their keys and fix commands then name
-the entry's path.
+Nothing stops at the first bad value: each becomes a `ConfigProblem` (the key, the value and a message
+that ends in the fix), so one preview lists everything. Problems of an entry of `models` are scoped to
+it (`ConfigProblem.in_entry`): their keys and fix commands then name the entry's path.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import pulumi
 
@@ -21,7 +19,6 @@ from components import platform
 NAMESPACE = "vllm-datasphere"
 
 RawConfig = Mapping[str, str | None]
-T = TypeVar("T")
 
 RESOURCE_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 RETIRED_CONTAINER_REGISTRY = (
@@ -93,68 +90,34 @@ class ConfigError(pulumi.RunError):
         super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
 
 
-class ConfigParser:
+def not_one_of(key: str, value: object, choices: Sequence[str], default: str) -> str:
+    """The message for a value outside `choices`, with the closest choice (or `default`) to set."""
+    closest = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.5)
+    return f"is not one of: {', '.join(choices)}. Fix: pulumi config set {key} {(closest or [default])[0]}"
+
+
+class Problems(list[ConfigProblem]):
     """Collects problems instead of stopping at the first, so one preview shows them all."""
 
-    def __init__(self, raw: RawConfig) -> None:
-        self.raw = raw
-        self.problems: list[ConfigProblem] = []
-
     def fail(self, key: str, value: object, message: str) -> None:
-        self.problems.append(ConfigProblem(key, value, message))
+        self.append(ConfigProblem(key, value, message))
 
-    def text(self, key: str) -> str | None:
-        value = self.raw.get(key)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
+    def in_order(self, keys: Sequence[str]) -> list[ConfigProblem]:
+        """The problems in the order of `keys` (a key outside them first; a `models[i]` entry's at
+        `models`), each key's in the order found: one error reads like the config."""
+        def position(problem: ConfigProblem) -> int:
+            key = "models" if problem.key.startswith("models[") else problem.key
+            return keys.index(key) if key in keys else -1
 
-    def required(self, key: str, hint: str) -> str:
-        value = self.text(key)
-        if value is None:
-            self.fail(key, self.raw.get(key), f"is required. Fix: pulumi config set {key} {hint}")
-            return ""
-        return value
+        return sorted(self, key=position)
 
-    def number(self, key: str, convert: Callable[[str], T], valid: Callable[[T], bool],
-               allowed: str, default: T, example: str) -> T:
-        value = self.text(key)
-        if value is None:
-            return default
-        try:
-            number = convert(value)
-        except ValueError:
-            number = None
-        if number is None or not valid(number):
-            self.fail(key, value, f"must be {allowed}. Fix: pulumi config set {key} {example}")
-            return default
-        return number
 
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.text(key)
-        if value is None:
-            return default
-        if value.lower() not in ("true", "false"):
-            self.fail(key, value, f"must be true or false. Fix: pulumi config set {key} true")
-            return default
-        return value.lower() == "true"
-
-    def one_of(self, key: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(key) or default
-        if value not in allowed:
-            closest = difflib.get_close_matches(value.lower(), allowed, n=1, cutoff=0.5)
-            self.fail(key, value, f"is not one of: {', '.join(allowed)}. "
-                      f"Fix: pulumi config set {key} {(closest or [default])[0]}")
-            return default
-        return value
-
-    def cloud_id(self, key: str, required: bool = False) -> str | None:
-        """An id of the cloud (`ID_SOURCES` says where a user finds it); an example id is refused."""
-        fix = f"pulumi config set {key} <id from {ID_SOURCES[key]}>"
-        value = self.required(key, f"<id from {ID_SOURCES[key]}>") if required else self.text(key)
-        if value and not _CLOUD_ID.match(value):
-            self.fail(key, value, "is not a Yandex Cloud ID (20 characters: a lowercase letter, then "
-                      f"lowercase letters and digits). Fix: {fix}")
-        elif value in PLACEHOLDER_IDS:
-            self.fail(key, value, f"is the example id from Pulumi.dev.yaml, not yours. Fix: {fix}")
-        return value
+def cloud_id_problem(key: str, value: str) -> str | None:
+    """Why `value` cannot be the id `key` names (`ID_SOURCES` says where a user finds it), or None."""
+    fix = f"pulumi config set {key} <id from {ID_SOURCES[key]}>"
+    if not _CLOUD_ID.match(value):
+        return ("is not a Yandex Cloud ID (20 characters: a lowercase letter, then lowercase letters and "
+                f"digits). Fix: {fix}")
+    if value in PLACEHOLDER_IDS:
+        return f"is the example id from Pulumi.dev.yaml, not yours. Fix: {fix}"
+    return None

@@ -12,34 +12,29 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from components import platform
+from components.config_models import EntryShape, ModelShape, keys_of, read_shape
 from components.config_parsing import (
     RESOURCE_NAME,
     RETIRED_CONTAINER_REGISTRY,
-    ConfigParser,
     ConfigProblem,
+    Problems,
     RawConfig,
     close_key,
+    not_one_of,
     stack_slug,
 )
 from components.vllm_flags import checked_here, read_extra_args
 
 # What one model reads: top-level keys in the one-model form, keys of an entry in `models`.
-MODEL_KEYS = ("model", "modelRevision", "weights", "servedModelName", "modelParamsBillion", "quantization",
-              "dtype", "maxModelLen", "gpuMemoryUtilization", "extraVllmArgs", "vllmImage", "instanceSpec",
-              "instanceCount", "aliasName")
+MODEL_KEYS = keys_of(ModelShape)
 ENTRY_KEYS = ("name", *MODEL_KEYS, "trafficPercent")
 # The Pulumi.yaml defaults of MODEL_KEYS as the engine passes them: with `models` set, a top-level model
 # key holding anything else was set by the user, and would be ignored.
-MODEL_KEY_DEFAULTS = {
-    "model": "", "modelRevision": "", "weights": "hub", "servedModelName": "", "modelParamsBillion": "",
-    "quantization": "", "dtype": "auto",
-    "maxModelLen": "0", "gpuMemoryUtilization": "0.9", "extraVllmArgs": "[]",
-    "vllmImage": platform.DEFAULT_VLLM_IMAGE, "instanceSpec": platform.DEFAULT_INSTANCE_SPEC,
-    "instanceCount": "1", "aliasName": "",
-}
+MODEL_KEY_DEFAULTS = {field.alias: "" if field.default is None else json.dumps(field.default)
+                      if isinstance(field.default, list) else str(field.default)
+                      for field in ModelShape.model_fields.values() if field.alias}
 # The name of the one model of the one-model form (in the `models` output).
 ONE_MODEL_NAME = "default"
 # Node names are vllm-<stack slug, 30 at most>-<name>-<12 digest characters>, 63 characters at most.
@@ -54,9 +49,6 @@ _IMAGE_REF = re.compile(
 )
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 
-
-# Where a node gets the weights: downloaded from the Hub at every start, or baked into the image.
-WEIGHTS = ("hub", "image")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -103,14 +95,16 @@ class ModelSettings:
         return self.configuration.gpu_count
 
 
-def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
+def parse_model(shape: ModelShape, p: Problems, *, name: str, suffix: str, default_alias: str,
                 traffic_percent: int = 100) -> ModelSettings:
-    """One model from the keys `p` reads; its problems go to `p`."""
-    model = p.required("model", "Qwen/Qwen2.5-7B-Instruct")
-    if model and not _HF_MODEL_ID.match(model):
+    """One model from its keys, read; its problems go to `p`."""
+    model = shape.model or ""
+    if not model:
+        p.fail("model", None, "is required. Fix: pulumi config set model Qwen/Qwen2.5-7B-Instruct")
+    elif not _HF_MODEL_ID.match(model):
         p.fail("model", model, "is not a Hugging Face model id (organization/name). Fix: pulumi config set "
                "model Qwen/Qwen2.5-7B-Instruct (or the id on the model's Hub page)")
-    served = p.text("servedModelName") or model
+    served = shape.served_model_name or model
     if re.search(r"\s", served):
         p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`. Fix: "
                f"pulumi config set servedModelName {'-'.join(served.split())}")
@@ -118,18 +112,16 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
         p.fail("servedModelName", served, "must not start with `-`: vLLM reads it as a flag and refuses to "
                f"start. Fix: pulumi config set servedModelName {served.lstrip('-') or 'model'}")
 
-    instance_spec = _parse_instance_spec(p)
+    instance_spec = _parse_instance_spec(p, shape.instance_spec)
     configuration = platform.CONFIGURATIONS.get(instance_spec)
 
-    quantization = p.text("quantization")
+    quantization = shape.quantization
     if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
         p.fail("quantization", quantization,
                f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
                "quantization fp8 (or pulumi config rm quantization for none)")
         quantization = None
-    dtype = p.one_of("dtype", platform.DTYPES, "auto")
-
-    revision = p.text("modelRevision")
+    revision = shape.model_revision
     if revision is not None and not _COMMIT.match(revision):
         p.fail("modelRevision", revision, "must be a commit of the model on Hugging Face (40 hex characters, "
                "not a branch or tag, which move). Fix: pulumi config set modelRevision <commit from the "
@@ -137,27 +129,22 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
                "current commit at each preview")
         revision = None
 
-    image = p.text("vllmImage") or platform.DEFAULT_VLLM_IMAGE
     settings = ModelSettings(
         name=name,
         model=model,
         model_revision=revision,
-        weights=p.one_of("weights", WEIGHTS, "hub"),
+        weights=shape.weights,
         served_model_name=served,
-        model_params_billion=p.number("modelParamsBillion", float, lambda n: 0 < n <= 10_000,
-                                      "a number of billions of parameters above 0", 0.0, "7.6") or None,
+        model_params_billion=shape.model_params_billion,
         quantization=quantization,
-        dtype=dtype if configuration is None else dtype_on(dtype, configuration),
-        max_model_len=p.number("maxModelLen", int, lambda n: n >= 0,
-                               "a whole number of tokens (0: the model's own)", 0, "8192") or None,
-        gpu_memory_utilization=p.number("gpuMemoryUtilization", float, lambda n: 0 < n <= 1,
-                                        "a fraction above 0 and at most 1", 0.9, "0.9"),
-        extra_vllm_args=_parse_extra_args(p, "extraVllmArgs", image),
-        vllm_image=image,
+        dtype=shape.dtype if configuration is None else dtype_on(shape.dtype, configuration),
+        max_model_len=shape.max_model_len or None,
+        gpu_memory_utilization=shape.gpu_memory_utilization,
+        extra_vllm_args=_checked_extra_args(p, shape.extra_vllm_args, shape.vllm_image),
+        vllm_image=shape.vllm_image,
         instance_spec=instance_spec,
-        instance_count=p.number("instanceCount", int, lambda n: n >= 1,
-                                "a whole number of instances, at least 1", 1, "1"),
-        alias_name=p.text("aliasName") or default_alias,
+        instance_count=shape.instance_count,
+        alias_name=shape.alias_name or default_alias,
         traffic_percent=traffic_percent,
         resource_suffix=suffix,
     )
@@ -165,13 +152,12 @@ def parse_model(p: ConfigParser, *, name: str, suffix: str, default_alias: str,
         p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
                f"starting with a letter. Fix: pulumi config set aliasName {default_alias}")
     if configuration is not None:
-        p.problems.extend(configuration_problems(settings, configuration))
+        p.extend(configuration_problems(settings, configuration))
     return settings
 
 
-def _parse_instance_spec(p: ConfigParser) -> str:
+def _parse_instance_spec(p: Problems, spec: str) -> str:
     """A GPU configuration of the table, or `auto` (the preflight picks one)."""
-    spec = p.text("instanceSpec") or platform.DEFAULT_INSTANCE_SPEC
     choices = (platform.AUTO_INSTANCE_SPEC, *platform.GPU_CONFIGURATIONS)
     retired = platform.RETIRED_CONFIGURATIONS.get(spec)
     if retired is not None:
@@ -185,7 +171,11 @@ def _parse_instance_spec(p: ConfigParser) -> str:
                "set instanceSpec auto (the cheapest GPU configuration the model fits), or one of: "
                f"{', '.join(platform.GPU_CONFIGURATIONS)}")
         return platform.DEFAULT_INSTANCE_SPEC
-    return p.one_of("instanceSpec", choices, platform.DEFAULT_INSTANCE_SPEC)
+    if spec not in choices:
+        default = platform.DEFAULT_INSTANCE_SPEC
+        p.fail("instanceSpec", spec, not_one_of("instanceSpec", spec, choices, default))
+        return default
+    return spec
 
 
 def dtype_on(dtype: str, configuration: platform.Configuration) -> str:
@@ -193,22 +183,9 @@ def dtype_on(dtype: str, configuration: platform.Configuration) -> str:
     return "half" if dtype == "auto" and not configuration.supports_bfloat16 else dtype
 
 
-def one_model(p: ConfigParser, stack: str) -> ModelSettings:
+def one_model(shape: ModelShape, p: Problems, stack: str) -> ModelSettings:
     """The one-model form: the model keys at the top of the stack's config."""
-    return parse_model(p, name=ONE_MODEL_NAME, suffix="", default_alias=f"vllm-{stack_slug(stack)}")
-
-
-def _entry_text(value: Any) -> str | None:
-    """An entry's JSON value as the config string a top-level key would hold."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
+    return parse_model(shape, p, name=ONE_MODEL_NAME, suffix="", default_alias=f"vllm-{stack_slug(stack)}")
 
 
 def models_from_list(raw: RawConfig, stack: str
@@ -233,18 +210,14 @@ def models_from_list(raw: RawConfig, stack: str
     ]
     models: list[ModelSettings] = []
     for index, entry in enumerate(entries):
-        p = ConfigParser({key: _entry_text(value) for key, value in entry.items()})
-        name = _entry_name(p, index)
-        for key in entry:
-            if key not in ENTRY_KEYS:
-                p.fail(key, entry[key], "is not a key of a models entry, so it would be ignored. "
-                       + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
-        traffic = p.number("trafficPercent", int, lambda n: 0 <= n <= 100,
-                           "a whole percentage from 0 to 100", 100, "100")
-        models.append(parse_model(p, name=name, suffix=f"-{name}",
-                                  default_alias=f"vllm-{stack_slug(stack)}-{name}", traffic_percent=traffic))
+        shape, refused = read_shape(EntryShape, entry, _not_an_entry_key)
+        p = Problems(refused)
+        name = _entry_name(p, shape.name, index)
+        models.append(parse_model(shape, p, name=name, suffix=f"-{name}",
+                                  default_alias=f"vllm-{stack_slug(stack)}-{name}",
+                                  traffic_percent=shape.traffic_percent))
         keys = frozenset(ENTRY_KEYS) | frozenset(entry)
-        problems += [problem.in_entry(index, name, keys) for problem in p.problems]
+        problems += [problem.in_entry(index, name, keys) for problem in p.in_order(ENTRY_KEYS)]
     return tuple(models), problems + _group_problems(models)
 
 
@@ -252,8 +225,12 @@ def _path(index: int, key: str) -> str:
     return f"'models[{index}].{key}'"
 
 
-def _entry_name(p: ConfigParser, index: int) -> str:
-    name = p.text("name")
+def _not_an_entry_key(key: str) -> str:
+    return ("is not a key of a models entry, so it would be ignored. "
+            + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
+
+
+def _entry_name(p: Problems, name: str | None, index: int) -> str:
     fallback = f"model{index}"
     if name is None:
         p.fail("name", None, f"is required: a short slug for the model's resources and default alias. Fix: "
@@ -308,27 +285,16 @@ def _even_split(count: int) -> list[int]:
     return [share + rest, *[share] * (count - 1)]
 
 
-def _parse_extra_args(parser: ConfigParser, key: str, image: str) -> tuple[str, ...]:
+def _checked_extra_args(p: Problems, items: list[str], image: str) -> tuple[str, ...]:
     """The extra flags of `vllm serve`; what the release of `image` may take is left to its build."""
-    value = parser.text(key)
-    if value is None:
-        return ()
-    try:
-        items = json.loads(value)
-    except json.JSONDecodeError:
-        items = None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        parser.fail(key, value, 'must be a list of strings, e.g. ["--enable-prefix-caching"]. '
-                    f"Fix: pulumi config set --path '{key}[0]' --enable-prefix-caching")
-        return ()
     sure = checked_here(image)
-    for finding in read_extra_args(items, key=key):
+    for finding in read_extra_args(items):
         if sure or not finding.release:
-            parser.fail(key, finding.item, finding.message)
+            p.fail("extraVllmArgs", finding.item, finding.message)
     return tuple(items)
 
 
-def _check_image(parser: ConfigParser, image: str, configuration: platform.Configuration) -> None:
+def _check_image(parser: Problems, image: str, configuration: platform.Configuration) -> None:
     if image.split("/", 1)[0] == platform.RETIRED_REGISTRY_HOST:
         parser.fail("vllmImage", image, f"{RETIRED_CONTAINER_REGISTRY} Fix: push the image to Cloud Registry "
                     f"and set vllmImage to {platform.REGISTRY_HOST}/<registryId>/<image>:<tag>, or use "
@@ -356,7 +322,7 @@ def _check_image(parser: ConfigParser, image: str, configuration: platform.Confi
                     "set vllmImage to an image built for sm_70 (CUDA 12.6 or older)")
 
 
-def _check_precision(parser: ConfigParser, model: ModelSettings,
+def _check_precision(parser: Problems, model: ModelSettings,
                      configuration: platform.Configuration) -> None:
     if model.dtype in platform.FLOAT32_DTYPES and model.quantization is not None:
         parser.fail("dtype", model.dtype, f"cannot run with quantization {model.quantization}: no "
@@ -377,7 +343,7 @@ def _check_precision(parser: ConfigParser, model: ModelSettings,
 def configuration_problems(model: ModelSettings,
                            configuration: platform.Configuration) -> list[ConfigProblem]:
     """Why the image, dtype or quantization cannot run on `configuration` (empty: they can)."""
-    parser = ConfigParser({})
+    parser = Problems()
     _check_image(parser, model.vllm_image, configuration)
     _check_precision(parser, model, configuration)
-    return parser.problems
+    return list(parser)

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import platform
-from components.config_parsing import ConfigParser, ConfigProblem
+from components.config_models import ModelShape, read_shape
+from components.config_parsing import ConfigProblem, Problems
 from components.cost import configuration_rate
 from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
 from components.memory import MemoryEstimate, gib, tokens_that_fit
@@ -123,10 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            "dtype": args.dtype, "modelParamsBillion": args.params_billion,
            "gpuMemoryUtilization": args.gpu_memory_utilization, "modelRevision": args.revision,
            "vllmImage": args.vllm_image, "instanceSpec": platform.AUTO_INSTANCE_SPEC}
-    parser = ConfigParser(raw)
-    base = parse_model(parser, name="plan", suffix="", default_alias="vllm-plan")
-    if parser.problems:
-        for problem in parser.problems:
+    shape, refused = read_shape(ModelShape, raw, lambda key: "is not a model setting")
+    parser = Problems(refused)
+    base = parse_model(shape, parser, name="plan", suffix="", default_alias="vllm-plan")
+    if parser:
+        for problem in parser:
             print(f"plan: {FLAGS.get(problem.key, problem.key)} = {problem.value!r}: "
                   f"{as_flags(problem.message)}", file=sys.stderr)
         return 2

@@ -19,10 +19,9 @@ import pulumi
 from components import platform
 from components.cloud.endpoints import (
     ENDPOINT_DEFAULTS,
-    POLL_INTERVAL_KEY,
-    poll_interval_problem,
     url_problem,
 )
+from components.config_models import StackShape, keys_of, read_shape
 from components.config_parsing import (
     ID_SOURCES,
     NAMESPACE,
@@ -30,13 +29,14 @@ from components.config_parsing import (
     RESOURCE_NAME,
     RETIRED_CONTAINER_REGISTRY,
     ConfigError,
-    ConfigParser,
     ConfigProblem,
+    Problems,
     RawConfig,
     close_key,
+    cloud_id_problem,
     stack_slug,
 )
-from components.model_settings import MODEL_KEYS, ModelSettings, models_from_list, one_model
+from components.model_settings import ModelSettings, models_from_list, one_model
 
 # Cloud Registry ids are opaque (docs/cloud-registry-api.md): only their alphabet is checked.
 _REGISTRY_ID = re.compile(r"^[a-z0-9]{3,50}$")
@@ -81,16 +81,26 @@ class Settings:
         return self.models[0].served_model_name if len(self.models) == 1 else f"{len(self.models)} models"
 
 
-def _check_keys(parser: ConfigParser) -> None:
+# The settings taken as the shape reads them, with no rule beyond their type and range.
+_AS_READ = {"zone", "subnet_cidr", "request_timeout_seconds", "ready_timeout_minutes", "max_units_per_hour",
+            "poll_interval_seconds", "client_service_account", "keep_failed_node", "adopt_project_settings",
+            "node_registry_login"}
+
+
+def _not_a_setting(key: str) -> str:
     """A key this stack does not read would be ignored silently: a misspelling deploys the default."""
-    for key in parser.raw:
-        if key not in CONFIG_KEYS:
-            parser.fail(key, parser.raw[key], "is not a setting of this stack, so it would be ignored. "
-                        + close_key(key, CONFIG_KEYS, "(the settings are listed in Pulumi.yaml)"))
+    return ("is not a setting of this stack, so it would be ignored. "
+            + close_key(key, CONFIG_KEYS, "(the settings are listed in Pulumi.yaml)"))
 
 
-def _parse_registry_id(parser: ConfigParser) -> str | None:
-    value = parser.text("registryId")
+def _cloud_id(parser: Problems, key: str, value: str | None) -> str | None:
+    problem = None if value is None else cloud_id_problem(key, value)
+    if problem is not None:
+        parser.fail(key, value, problem)
+    return value
+
+
+def _parse_registry_id(parser: Problems, value: str | None) -> str | None:
     if value is None:
         return None
     if platform.RETIRED_REGISTRY_HOST in value:
@@ -104,7 +114,7 @@ def _parse_registry_id(parser: ConfigParser) -> str | None:
     return value
 
 
-def _check_network(parser: ConfigParser, cidr: str) -> None:
+def _check_network(parser: Problems, cidr: str) -> None:
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError:
@@ -116,10 +126,11 @@ def _check_network(parser: ConfigParser, cidr: str) -> None:
                     "config set subnetCidr 10.130.0.0/24")
 
 
-def _parse_endpoints(parser: ConfigParser) -> dict[str, str]:
+def _parse_endpoints(parser: Problems, shape: StackShape) -> dict[str, str]:
     endpoints = {}
+    given = shape.model_dump(by_alias=True)
     for key, default in ENDPOINT_DEFAULTS.items():
-        url = parser.text(key) or default
+        url = given[key] or default
         if platform.RETIRED_REGISTRY_HOST in url:
             parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} "
                         f"(default {default})")
@@ -146,17 +157,17 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
 
     Checks that read a refused value are skipped by the caller, so a default never passes for the
     user's choice (`components/preview.py`)."""
-    p = ConfigParser(raw)
-    _check_keys(p)
+    shape, refused = read_shape(StackShape, raw, _not_a_setting)
+    p = Problems(refused)
     listed = models_from_list(raw, stack)
     if listed is None:
-        models = (one_model(p, stack),)
+        models = (one_model(shape, p, stack),)
     else:
         models, model_problems = listed
-        p.problems += model_problems
+        p += model_problems
 
-    folder_id = p.cloud_id("folderId")
-    folder_name = p.text("folderName")
+    folder_id = _cloud_id(p, "folderId", shape.folder_id)
+    folder_name = shape.folder_name
     if folder_id and folder_name:
         p.fail("folderName", folder_name, "conflicts with folderId: set one. Fix: pulumi config "
                "rm folderName (to use the folder), or pulumi config rm folderId (to create one)")
@@ -172,45 +183,29 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
         elif cloud_id in PLACEHOLDER_IDS:
             p.fail("yandex:cloudId", cloud_id, "is the example id from Pulumi.dev.yaml, not yours. Fix: "
                    f"pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>")
+    project_id = shape.datasphere_project_id
+    if project_id is None:
+        p.fail("datasphereProjectId", raw.get("datasphereProjectId"), "is required. Fix: pulumi config set "
+               f"datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>")
 
     settings = Settings(
         models=models,
-        zone=p.one_of("zone", platform.ZONES, platform.ZONES[0]),
         folder_id=folder_id,
         folder_name=folder_name,
-        subnet_id=p.cloud_id("subnetId"),
-        subnet_cidr=p.text("subnetCidr") or "10.130.0.0/24",
-        registry_id=_parse_registry_id(p),
-        datasphere_project_id=p.cloud_id("datasphereProjectId", required=True) or "",
+        subnet_id=_cloud_id(p, "subnetId", shape.subnet_id),
+        registry_id=_parse_registry_id(p, shape.registry_id),
+        datasphere_project_id=_cloud_id(p, "datasphereProjectId", project_id) or "",
         cloud_id=cloud_id,
-        request_timeout_seconds=p.number("requestTimeoutSeconds", int, lambda n: 1 <= n <= 3600,
-                                         "a whole number of seconds from 1 to 3600", 180, "180"),
-        ready_timeout_minutes=p.number("readyTimeoutMinutes", float, lambda n: n > 0,
-                                       "a number of minutes above 0 (fractions allowed)", 30.0, "30"),
-        max_units_per_hour=p.number("maxUnitsPerHour", int, lambda n: n >= 0,
-                                    "a whole number of compute units per hour (0: no cap)", 0, "20"),
-        poll_interval_seconds=p.number(POLL_INTERVAL_KEY, float, lambda n: poll_interval_problem(n) is None,
-                                       "a number of seconds above 0 and at most 60", 10.0, "10"),
-        endpoints=_parse_endpoints(p),
-        client_service_account=p.boolean("clientServiceAccount", default=False),
-        keep_failed_node=p.boolean("keepFailedNode", default=False),
-        adopt_project_settings=p.boolean("adoptProjectSettings", default=False),
-        node_registry_login=p.one_of("nodeRegistryLogin", tuple(platform.NODE_REGISTRY_LOGINS),
-                                     platform.REGISTRY_USERNAME),
+        endpoints=_parse_endpoints(p, shape),
         hugging_face_token=hugging_face_token,
+        **shape.model_dump(include=_AS_READ),
     )
     _check_network(p, settings.subnet_cidr)
-    return settings, p.problems
+    return settings, p.in_order(CONFIG_KEYS)
 
 
 # In the order of Pulumi.yaml: the models, the one-model form's keys, then what the models share.
-CONFIG_KEYS: tuple[str, ...] = (
-    "models", *MODEL_KEYS, "zone", "folderId", "folderName", "subnetId", "subnetCidr", "registryId",
-    "datasphereProjectId", "adoptProjectSettings", "requestTimeoutSeconds", "readyTimeoutMinutes",
-    "maxUnitsPerHour", "huggingFaceToken", "datasphereEndpoint", "operationEndpoint", "iamEndpoint",
-    "nodeApiEndpoint", "cloudRegistryEndpoint", "pollIntervalSeconds", "clientServiceAccount",
-    "keepFailedNode", "nodeRegistryLogin",
-)
+CONFIG_KEYS: tuple[str, ...] = ("models", *(key for key in keys_of(StackShape) if key != "models"))
 
 
 def read_settings() -> tuple[Settings, list[ConfigProblem]]:

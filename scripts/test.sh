@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the pinned test tools into .venv and run every check: the linters (ruff, the import layers of
-# pyproject.toml with import-linter, hadolint on the Dockerfile, shellcheck on the scripts, actionlint with
-# shellcheck and zizmor on the workflows), then pytest.
+# pyproject.toml with import-linter, hadolint on the Dockerfile, shellcheck on the scripts, actionlint
+# with shellcheck, and zizmor on the workflows), then pytest.
 # Needs python3; no Pulumi CLI or cloud. A real vLLM (the CPU build) serves a tiny model on 127.0.0.1 for
 # tests/test_real_vllm.py, and, as root, a Docker engine of its own (Debian's docker.io, installed if
 # missing) builds docker/Dockerfile on a CPU stand-in for the vLLM image and runs it
