@@ -2,7 +2,10 @@
 
 The config is assembled the way the engine does it: `Pulumi.yaml` defaults first, then the
 stack's values. Every RegisterResource request is kept with its parent, dependencies and raw
-(still secret-wrapped) inputs, so tests can check secrecy as the engine would see it.
+(still secret-wrapped) inputs, so tests can check secrecy as the engine would see it. That is the one
+thing the public Mocks API cannot show (its `new_resource` gets the inputs unwrapped, without parent
+or dependencies), so the recording monitor extends the SDK's mock monitor, and the stack's exports are
+read from its root resource.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from typing import Any
 import pulumi
 import yaml
 from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import mocks, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "vllm-datasphere"
+# How the engine's wire format marks a secret: {SIG_KEY: SECRET_SIG, "value": ...} (Pulumi's
+# "special signature" for secrets, sdk/go/common/resource/sig).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 FAKE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-PRIVATE-KEY-MATERIAL\n-----END PRIVATE KEY-----\n"
 FAKE_PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nFAKE-PUBLIC\n-----END PUBLIC KEY-----\n"
@@ -39,7 +45,7 @@ class Secret:
 def unwrap(raw: Any) -> Any:
     """Raw protobuf-JSON inputs with secrets as `Secret(...)`, the rest plain."""
     if isinstance(raw, dict):
-        if raw.get(rpc._special_sig_key) == SECRET_SIG:
+        if raw.get(SIG_KEY) == SECRET_SIG:
             return Secret(unwrap(raw["value"]))
         return {k: unwrap(v) for k, v in raw.items()}
     if isinstance(raw, list):

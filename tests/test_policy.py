@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi.runtime import rpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -35,7 +34,7 @@ from policy.policies import (
     SERVICE_ACCOUNT_KEY,
     WIDE_GRANTS,
 )
-from tests.program import PROJECT, ROOT, SECRET_SIG, ProgramRun, Registration, Secret, run_program
+from tests.program import PROJECT, ROOT, SECRET_SIG, SIG_KEY, ProgramRun, Registration, Secret, run_program
 
 POLICY_DIR = ROOT / "policy"
 DIGEST = "sha256:" + "ab" * 32
@@ -45,7 +44,7 @@ FOLDER_MEMBER = "yandex:index/resourcemanagerFolderIamMember:ResourcemanagerFold
 def raw(value: Any) -> Any:
     """Back to the wire form the analyzer receives: secrets as signature objects."""
     if isinstance(value, Secret):
-        return {rpc._special_sig_key: SECRET_SIG, "value": raw(value.value)}
+        return {SIG_KEY: SECRET_SIG, "value": raw(value.value)}
     if isinstance(value, dict):
         return {k: raw(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -137,7 +136,7 @@ def test_a_plain_registry_password_is_made_secret() -> None:
     assert policy("registry-password-secret").enforcement_level == EnforcementLevel.REMEDIATE
     wire = json.loads(json.dumps(raw(props)))
     assert serialize_properties(remediated) == wire | {"registries": [wire["registries"][0] | {"password": {
-        rpc._special_sig_key: SECRET_SIG, "value": "AQVN-k"}}]}
+        SIG_KEY: SECRET_SIG, "value": "AQVN-k"}}]}
     secret_already = props | {"registries": [registry | {"password": Secret("p")}]}
     assert policy("registry-password-secret").remediate(args_for(IMAGE, secret_already, remediation=True)) \
         is None
@@ -147,7 +146,7 @@ def test_a_plain_build_secret_is_made_secret() -> None:
     props = {"tags": ["registry.yandexcloud.net/r/vllm:x"], "secrets": {"hf_token": "hf_plain"}}
     remediated = policy("build-secrets-secret").remediate(args_for(IMAGE, props, remediation=True))
     assert serialize_properties(remediated)["secrets"] == {
-        "hf_token": {rpc._special_sig_key: SECRET_SIG, "value": "hf_plain"}}
+        "hf_token": {SIG_KEY: SECRET_SIG, "value": "hf_plain"}}
     already = props | {"secrets": {"hf_token": Secret("hf_plain")}}
     assert policy("build-secrets-secret").remediate(args_for(IMAGE, already, remediation=True)) is None
 
