@@ -212,10 +212,11 @@ def read_settings() -> tuple[Settings, list[ConfigProblem]]:
     """Read the current stack's config through Pulumi and validate it."""
     config = pulumi.Config(NAMESPACE)
     raw = {key: config.get(key) for key in CONFIG_KEYS if key != "huggingFaceToken"}
-    # Keys this stack does not read are passed on too, so that a misspelled one is refused.
-    stack_keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
+    # Keys this stack does not read are passed on too, so that a misspelled one is refused: every key
+    # the engine hands the program is in its PULUMI_CONFIG.
     raw |= {key: pulumi.runtime.get_config(f"{NAMESPACE}:{key}")
-            for key in (full.split(":", 1)[1] for full in stack_keys if full.startswith(f"{NAMESPACE}:"))
+            for key in (full.split(":", 1)[1] for full in pulumi.runtime.get_config_env()
+                        if full.startswith(f"{NAMESPACE}:"))
             if key not in CONFIG_KEYS}
     # The Yandex provider falls back to YC_CLOUD_ID the same way.
     cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")

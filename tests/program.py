@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +211,16 @@ def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
 
         return pulumi.Output.from_input(resolve())
 
-    pulumi.runtime.test(program)()
+    # The engine hands a program its config in PULUMI_CONFIG, which is where the program lists the keys.
+    passed = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(merged)
+    try:
+        pulumi.runtime.test(program)()
+    finally:
+        if passed is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = passed
     return ProgramRun(
         registrations=monitor.registrations,
         outputs={name: value for name, (value, _) in result.items()},

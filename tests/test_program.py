@@ -505,3 +505,14 @@ def test_a_multi_gpu_configuration_warns_of_shared_memory(caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING):
         run_program({}, preview=True)
     assert not [r for r in caplog.records if "/dev/shm" in r.getMessage()]
+
+
+def test_a_misspelled_key_in_the_stacks_config_reaches_the_program_and_is_refused() -> None:
+    """The program lists the keys it was handed (PULUMI_CONFIG, as the engine passes them), so a key
+    it does not read is refused, not ignored."""
+    with pytest.raises(ConfigError) as raised:
+        run_program({f"{PROJECT}:instancespec": "g2.2"}, preview=True)
+    [problem] = raised.value.problems
+    assert (problem.key, problem.value) == ("instancespec", "g2.2")
+    assert problem.message.startswith("is not a setting of this stack, so it would be ignored. Did you mean "
+                                      "instanceSpec?")
