@@ -13,6 +13,7 @@ and messages. Exit codes: 0 the preview would pass these checks; 1 it would not;
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -45,7 +46,10 @@ def check(project_dir: Path, stack: str) -> int:
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
         print(f"check: no Pulumi.{stack}.yaml in {project_dir}", file=sys.stderr)
         return 2
-    pulumi.runtime.set_all_config(stack_config(project_dir, stack))
+    config = stack_config(project_dir, stack)
+    pulumi.runtime.set_all_config(config)
+    # As the engine hands a program its config: the program lists the keys from here.
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
     pulumi.runtime.set_mocks(NoResources(), project="vllm-datasphere", stack=stack, preview=True)
     cloud = any(os.environ.get(name) for name in CREDENTIALS)
     settings, problems = read_settings()

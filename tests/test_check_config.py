@@ -65,3 +65,12 @@ def test_flag_mistakes_are_found_offline_as_at_preview(project: Path) -> None:
     assert "extraVllmArgs = '--enable-prefix-cache': is not a flag of vllm serve in vLLM 0.33.0. Did you " \
            "mean --enable-prefix-caching?" in done.stderr
     assert "extraVllmArgs = '9000': follows --enable-prefix-caching, which takes no value" in done.stderr
+
+
+def test_a_misspelled_key_in_the_stack_file_is_found_offline(project: Path) -> None:
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace(":maxModelLen:", ":maxModelLength:"))
+    done = check(project, own_ids=True)
+    assert done.returncode == 1
+    assert ("vllm-datasphere:maxModelLength = '16384': is not a setting of this stack, so it would be "
+            "ignored. Did you mean maxModelLen?") in done.stderr
