@@ -322,7 +322,7 @@ def flag_number(args: Sequence[str], flag: str) -> int | None:
     found = None
     for index, item in enumerate(args):
         name, _, value = item.partition("=")
-        if "--" + name[2:].replace("_", "-") != flag or not name.startswith("--"):
+        if _normal_name(name) != flag:
             continue
         if not value and index + 1 < len(args):
             value = args[index + 1]

@@ -144,19 +144,20 @@ def find_endpoint(outputs_file: Path | None, stack: str | None, env: Mapping[str
     `model` (else VLLM_STACK_MODEL) picks an entry of the stack's `models`."""
     model = model or env.get(ENV_STACK_MODEL) or None
     outputs = read_outputs(outputs_file, stack, env, project_dir, run)
-    if outputs is None:
-        found = from_environment(env)
-        assert found is not None, "read_outputs returns None only where the variables are set"
-        return found
-    return from_outputs(outputs, model)
+    return _of_variables(env) if outputs is None else from_outputs(outputs, model)
+
+
+def _of_variables(env: Mapping[str, str]) -> Endpoint:
+    """The endpoint the variables name, where `read_outputs` found them set instead of outputs."""
+    found = from_environment(env)
+    assert found is not None, "read_outputs returns None only where the variables are set"
+    return found
 
 
 def status_endpoint(outputs: Mapping[str, Any] | None, env: Mapping[str, str]) -> Endpoint:
     """node-api's base URL from the outputs (the headers go per model), or the endpoint of the variables."""
     if outputs is None:
-        found = from_environment(env)
-        assert found is not None, "read_outputs returns None only where the variables are set"
-        return found
+        return _of_variables(env)
     if not outputs.get("endpointUrl"):
         raise OutputsError("the stack outputs lack endpointUrl: run `pulumi up` first")
     return Endpoint(url=str(outputs["endpointUrl"]).rstrip("/"), headers={}, model="",

@@ -50,11 +50,16 @@ class Slo:
     tpot_ms: float
 
 
+def tpot(level: dict[str, Any], quantile: str) -> float | None:
+    """A level's TPOT at `quantile` ("p50", "p99"): the server's where read, else the client's."""
+    server = level.get("server") or {}
+    timed = (server.get("tpotMs") or {}).get(quantile) if "error" not in server else None
+    return timed if timed is not None else level["tpotMs"][quantile]
+
+
 def level_p99(level: dict[str, Any]) -> tuple[float | None, float | None]:
     """The p99 TTFT (the client's) and TPOT (the server's where read, else the client's) of a level."""
-    server = level.get("server") or {}
-    tpot = (server.get("tpotMs") or {}).get("p99") if "error" not in server else None
-    return level["ttftMs"]["p99"], tpot if tpot is not None else level["tpotMs"]["p99"]
+    return level["ttftMs"]["p99"], tpot(level, "p99")
 
 
 def judge(level: dict[str, Any], slo: Slo) -> str | None:
@@ -112,14 +117,10 @@ def sweep_report(sweep: dict[str, Any]) -> str:
     lines = [f"SLO: p99 TTFT <= {slo['ttftMsP99']:g} ms, p99 TPOT <= {slo['tpotMsP99']:g} ms "
              "(TPOT as the server timed it where /metrics was read)", head]
     for level in sweep["levels"]:
-        ttft, tpot = level_p99(level)
-        server = level.get("server") or {}
-        tpot_p50 = (server.get("tpotMs") or {}).get("p50") if "error" not in server else None
-        if tpot_p50 is None:
-            tpot_p50 = level["tpotMs"]["p50"]
         lines.append(f"{level['concurrency']:>5}{_num(level['requestsPerSecond']):>9}"
-                     f"{_num(_output_rate(level)):>11}{_num(level['ttftMs']['p50']):>10}{_num(ttft):>9}"
-                     f"{_num(tpot_p50):>10}{_num(tpot):>9}"
+                     f"{_num(_output_rate(level)):>11}{_num(level['ttftMs']['p50']):>10}"
+                     f"{_num(level['ttftMs']['p99']):>9}{_num(tpot(level, 'p50')):>10}"
+                     f"{_num(tpot(level, 'p99')):>9}"
                      f"{_num(level['e2eLatencyMs']['p50']):>10}{_num(level['e2eLatencyMs']['p99']):>9}  "
                      f"{'yes' if level['outOfSlo'] is None else 'no: ' + level['outOfSlo']}")
     if sweep["capacity"] is None:
