@@ -1,45 +1,46 @@
-"""The config's shape as pydantic models: each key's type and default, unknown keys, `models` entries.
+"""The config's shape as pydantic models: each key's type, default and own rule; unknown keys.
 
 Pulumi hands the program strings (and a `models` entry's JSON values); pydantic reads them into typed
-fields. A value it refuses becomes a `ConfigProblem` that names the key, the value and the fix, and the
-key falls back to its default for the rules that follow (components/settings.py and model_settings.py:
-ids, URLs, images, flags, and the rules between keys), so that one preview lists every problem.
+fields and checks each against its rule. A value it refuses becomes a `ConfigProblem` that names the key,
+the value and the fix, and the key falls back to its default for the rules between keys that follow
+(components/settings.py and model_settings.py), so that one preview lists every problem.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Json,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from components import platform
-from components.cloud.endpoints import MAX_POLL_INTERVAL_SECONDS
-from components.config_parsing import ConfigProblem, not_one_of
+from components.cloud.endpoints import ENDPOINT_DEFAULTS, MAX_POLL_INTERVAL_SECONDS, url_problem
+from components.config_parsing import RETIRED_CONTAINER_REGISTRY, ConfigProblem, cloud_id_problem, not_one_of
 
 Shape = TypeVar("Shape", bound="ConfigShape")
 
-
-def _switch(value: Any) -> Any:
-    """`true`/`false` in any case, as Pulumi config writes a boolean; nothing else passes."""
-    return value.lower() == "true" if isinstance(value, str) and value.lower() in ("true", "false") else value
-
-
-def _json_list(value: Any) -> Any:
-    """A list given as the JSON text Pulumi config holds (the one-model form), or as a list (an entry)."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
-Switch = Annotated[bool, BeforeValidator(_switch), Strict()]
-Strings = Annotated[list[Annotated[str, Strict()]], BeforeValidator(_json_list), Strict()]
-
+_HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+# Cloud Registry ids are opaque (docs/cloud-registry-api.md): only their alphabet is checked.
+_REGISTRY_ID = re.compile(r"^[a-z0-9]{3,50}$")
 # What a refused number must be, and a value to set instead: "must be <allowed>. Fix: ... <example>".
 NUMBERS = {
     "modelParamsBillion": ("a number of billions of parameters above 0", "7.6"),
@@ -52,58 +53,154 @@ NUMBERS = {
     "maxUnitsPerHour": ("a whole number of compute units per hour (0: no cap)", "20"),
     "pollIntervalSeconds": ("a number of seconds above 0 and at most 60", "10"),
 }
-EXTRA_ARGS_FIX = ('must be a list of strings, e.g. ["--enable-prefix-caching"]. '
-                  "Fix: pulumi config set --path 'extraVllmArgs[0]' --enable-prefix-caching")
+# The refusals of the lists.
+LISTS = {
+    "extraVllmArgs": ('must be a list of strings, e.g. ["--enable-prefix-caching"]. Fix: pulumi config set '
+                      "--path 'extraVllmArgs[0]' --enable-prefix-caching"),
+    "models": ("must be a list of objects, one a model. Fix: pulumi config set --path 'models[0].name' small "
+               "&& pulumi config set --path 'models[0].model' <model id>"),
+}
+
+
+def _refuse(message: str | None, value: Any) -> Any:
+    """`value`, or the refusal of it with `message` (a rule's verdict: None when it holds)."""
+    if message is not None:
+        raise PydanticCustomError("config", "{message}", {"message": message})
+    return value
+
+
+def _matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
+    return AfterValidator(lambda value: _refuse(None if pattern.match(value) else message, value))
+
+
+def _switch(value: Any) -> Any:
+    """`true`/`false` in any case, as Pulumi config writes a boolean; nothing else passes."""
+    return value.lower() == "true" if isinstance(value, str) and value.lower() in ("true", "false") else value
+
+
+def _strings(value: Any) -> Any:
+    """A list given as the JSON text Pulumi config holds (the one-model form), or as a list (an entry)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return tuple(value) if isinstance(value, list) else value
+
+
+Switch = Annotated[bool, BeforeValidator(_switch), Strict()]
+Strings = Annotated[tuple[Annotated[str, Strict()], ...], BeforeValidator(_strings), Strict()]
+
+
+def _quantization(method: str) -> str:
+    return _refuse(None if method in platform.QUANTIZATION_MIN_CAPABILITY else (
+        f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
+        "quantization fp8 (or pulumi config rm quantization for none)"), method)
+
+
+def _served_model_name(served: str) -> str:
+    if re.search(r"\s", served):
+        return _refuse("must not contain spaces: clients send it as `model`. Fix: pulumi config set "
+                       f"servedModelName {'-'.join(served.split())}", served)
+    return _refuse(None if not served.startswith("-") else (
+        "must not start with `-`: vLLM reads it as a flag and refuses to start. Fix: pulumi config set "
+        f"servedModelName {served.lstrip('-') or 'model'}"), served)
+
+
+def _instance_spec(spec: str) -> str:
+    """A GPU configuration of the table, or `auto` (the preflight picks one)."""
+    retired = platform.RETIRED_CONFIGURATIONS.get(spec)
+    if retired is not None:
+        instead = platform.CONFIGURATIONS[retired.instead]
+        return _refuse(f"{retired.reason}. Fix: pulumi config set instanceSpec {instead.name} "
+                       f"({instead.describe()}, {instead.units_per_second} units a second, the nearest "
+                       "current choice), or pulumi config set instanceSpec auto for the cheapest one the "
+                       "model fits", spec)
+    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
+        return _refuse("is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config set "
+                       "instanceSpec auto (the cheapest GPU configuration the model fits), or one of: "
+                       f"{', '.join(platform.GPU_CONFIGURATIONS)}", spec)
+    choices = (platform.AUTO_INSTANCE_SPEC, *platform.GPU_CONFIGURATIONS)
+    return _refuse(None if spec in choices else not_one_of(
+        "instanceSpec", spec, choices, platform.DEFAULT_INSTANCE_SPEC), spec)
+
+
+def _registry_id(value: str) -> str:
+    if platform.RETIRED_REGISTRY_HOST in value:
+        return _refuse(f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm registryId (the stack creates "
+                       "a Cloud Registry), or set it to the id of a Cloud Registry from `yc cloud-registry "
+                       "registry list`", value)
+    return _refuse(None if _REGISTRY_ID.match(value) else (
+        "is not a Cloud Registry id (lowercase letters and digits, no host or path). Fix: pulumi config "
+        "set registryId <id from `yc cloud-registry registry list`>, or pulumi config rm registryId to "
+        "let the stack create one"), value)
+
+
+def _private_network(cidr: str) -> str:
+    fix = "Fix: pulumi config set subnetCidr 10.130.0.0/24"
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError:
+        return _refuse(f"is not an IPv4 network. {fix}", cidr)
+    return _refuse(None if network.is_private and 16 <= network.prefixlen <= 28 else
+                   f"must be a private range (RFC 1918) from /16 to /28. {fix}", cidr)
 
 
 class ConfigShape(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, protected_namespaces=(),
-                              coerce_numbers_to_str=True)
+                              coerce_numbers_to_str=True, arbitrary_types_allowed=True)
 
 
 class ModelShape(ConfigShape):
-    """The keys of one model: at the top of the config (the one-model form) or in a `models` entry."""
+    """The keys of one model: at the top of the config (the one-model form) or in a `models` entry.
+    Blank names (`model`, `servedModelName`, `aliasName`) are resolved by components/model_settings.py."""
 
-    model: str | None = None
-    model_revision: str | None = None
+    model: Annotated[str, _matching(_HF_MODEL_ID, (
+        "is not a Hugging Face model id (organization/name). Fix: pulumi config set model "
+        "Qwen/Qwen2.5-7B-Instruct (or the id on the model's Hub page)"))] = ""
+    # The Hub commit served: as configured, then (components/preview.py) the one resolved at preview.
+    model_revision: Annotated[str, _matching(_COMMIT, (
+        "must be a commit of the model on Hugging Face (40 hex characters, not a branch or tag, which "
+        "move). Fix: pulumi config set modelRevision <commit from the model page, Files and versions, "
+        "History>, or pulumi config rm modelRevision to pin the current commit at each preview"
+    ))] | None = None
     weights: Literal["hub", "image"] = "hub"
-    served_model_name: str | None = None
+    served_model_name: Annotated[str, AfterValidator(_served_model_name)] = ""
     model_params_billion: Annotated[float, Field(gt=0, le=10_000)] | None = None
-    quantization: str | None = None
+    quantization: Annotated[str, AfterValidator(_quantization)] | None = None
     dtype: Literal[platform.DTYPES] = "auto"  # type: ignore[valid-type]
     max_model_len: Annotated[int, Field(ge=0)] = 0
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
-    extra_vllm_args: Strings = []
+    extra_vllm_args: Strings = ()
     vllm_image: str = platform.DEFAULT_VLLM_IMAGE
-    instance_spec: str = platform.DEFAULT_INSTANCE_SPEC
+    instance_spec: Annotated[str, AfterValidator(_instance_spec)] = platform.DEFAULT_INSTANCE_SPEC
     instance_count: Annotated[int, Field(ge=1)] = 1
-    alias_name: str | None = None
+    alias_name: str = ""
 
 
 class EntryShape(ModelShape):
     """An entry of `models`: a model's keys, its name, and its share of its alias's traffic."""
 
-    name: str | None = None
+    name: str = ""
     traffic_percent: Annotated[int, Field(ge=0, le=100)] = 100
 
 
-class StackShape(ModelShape):
-    """Every key of the stack: the one-model form's, `models` (JSON text, read entry by entry), and the
-    keys the models share."""
+class SharedShape(ConfigShape):
+    """The keys the models of a stack share."""
 
-    models: str | None = None
     zone: Literal[platform.ZONES] = platform.ZONES[0]  # type: ignore[valid-type]
     folder_id: str | None = None
-    folder_name: str | None = None
+    folder_name: str = ""
     subnet_id: str | None = None
-    subnet_cidr: str = "10.130.0.0/24"
-    registry_id: str | None = None
-    datasphere_project_id: str | None = None
+    subnet_cidr: Annotated[str, AfterValidator(_private_network)] = "10.130.0.0/24"
+    registry_id: Annotated[str, AfterValidator(_registry_id)] | None = None
+    datasphere_project_id: str = ""
     adopt_project_settings: Switch = False
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 180
     ready_timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
     max_units_per_hour: Annotated[int, Field(ge=0)] = 0
-    hugging_face_token: str | None = None
+    # A secret: handed over as one by components/settings.py, never as the plain text.
+    hugging_face_token: pulumi.Output[str] | None = None
     datasphere_endpoint: str | None = None
     operation_endpoint: str | None = None
     iam_endpoint: str | None = None
@@ -112,7 +209,31 @@ class StackShape(ModelShape):
     poll_interval_seconds: Annotated[float, Field(gt=0, le=MAX_POLL_INTERVAL_SECONDS)] = 10.0
     client_service_account: Switch = False
     keep_failed_node: Switch = False
+    # The username a node logs in to the registry with (components/platform.py NODE_REGISTRY_LOGINS).
     node_registry_login: Literal[tuple(platform.NODE_REGISTRY_LOGINS)] = platform.REGISTRY_USERNAME  # type: ignore[valid-type]
+
+    @field_validator("folder_id", "subnet_id", "datasphere_project_id")
+    @classmethod
+    def _cloud_id(cls, value: str, info: ValidationInfo) -> str:
+        return _refuse(cloud_id_problem(to_camel(info.field_name or ""), value), value)
+
+    @field_validator("datasphere_endpoint", "operation_endpoint", "iam_endpoint", "node_api_endpoint",
+                     "cloud_registry_endpoint")
+    @classmethod
+    def _endpoint(cls, url: str, info: ValidationInfo) -> str:
+        key = to_camel(info.field_name or "")
+        fix = f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
+        if platform.RETIRED_REGISTRY_HOST in url:
+            return _refuse(f"{RETIRED_CONTAINER_REGISTRY} {fix}", url)
+        problem = url_problem(url)
+        return _refuse(None if problem is None else f"{problem}. {fix}", url.rstrip("/"))
+
+
+class StackShape(SharedShape, ModelShape):
+    """Every key of the stack: the one-model form's, those the models share, and `models` (JSON text,
+    read entry by entry)."""
+
+    models: Json[list[dict[str, Any]]] = []
 
 
 def keys_of(shape: type[ConfigShape]) -> tuple[str, ...]:
@@ -133,22 +254,23 @@ def read_shape(shape: type[Shape], raw: Mapping[str, Any], unknown: Callable[[st
         for item in error.errors():
             key = str(item["loc"][0])
             if key not in problems:
-                extra = item["type"] == "extra_forbidden"
-                message = unknown(key) if extra else _refusal(shape, key, given[key])
+                message = unknown(key) if item["type"] == "extra_forbidden" else _refusal(shape, key, item)
                 problems[key] = ConfigProblem(key, given[key], message)
         rest = {key: value for key, value in given.items() if key not in problems}
         return shape.model_validate(rest), list(problems.values())
 
 
-def _refusal(shape: type[ConfigShape], key: str, value: Any) -> str:
+def _refusal(shape: type[ConfigShape], key: str, item: Any) -> str:
+    if item["type"] == "config":
+        return str(item["ctx"]["message"])
     if key in NUMBERS:
         allowed, example = NUMBERS[key]
         return f"must be {allowed}. Fix: pulumi config set {key} {example}"
-    if key == "extraVllmArgs":
-        return EXTRA_ARGS_FIX
+    if key in LISTS:
+        return LISTS[key]
     field = next(f for f in shape.model_fields.values() if f.alias == key)
-    choices = getattr(field.annotation, "__args__", ())
     if field.annotation is bool:
         return f"must be true or false. Fix: pulumi config set {key} true"
-    return not_one_of(key, value, choices, field.default)
-
+    if get_origin(field.annotation) is Literal:
+        return not_one_of(key, item["input"], get_args(field.annotation), field.default)
+    return f"{item['msg'].lower()}. Fix: pulumi config set {key} <value>"

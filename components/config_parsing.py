@@ -102,6 +102,10 @@ class Problems(list[ConfigProblem]):
     def fail(self, key: str, value: object, message: str) -> None:
         self.append(ConfigProblem(key, value, message))
 
+    def refused(self, key: str) -> bool:
+        """Whether a problem of `key` was found: rules that read it would judge its stand-in default."""
+        return any(problem.key == key for problem in self)
+
     def in_order(self, keys: Sequence[str]) -> list[ConfigProblem]:
         """The problems in the order of `keys` (a key outside them first; a `models[i]` entry's at
         `models`), each key's in the order found: one error reads like the config."""

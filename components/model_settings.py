@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import Any
 
 from components import platform
 from components.config_models import EntryShape, ModelShape, keys_of, read_shape
@@ -22,7 +22,6 @@ from components.config_parsing import (
     Problems,
     RawConfig,
     close_key,
-    not_one_of,
     stack_slug,
 )
 from components.vllm_flags import checked_here, read_extra_args
@@ -32,16 +31,14 @@ MODEL_KEYS = keys_of(ModelShape)
 ENTRY_KEYS = ("name", *MODEL_KEYS, "trafficPercent")
 # The Pulumi.yaml defaults of MODEL_KEYS as the engine passes them: with `models` set, a top-level model
 # key holding anything else was set by the user, and would be ignored.
-MODEL_KEY_DEFAULTS = {field.alias: "" if field.default is None else json.dumps(field.default)
-                      if isinstance(field.default, list) else str(field.default)
+MODEL_KEY_DEFAULTS = {field.alias: "" if field.default is None else json.dumps(list(field.default))
+                      if isinstance(field.default, tuple) else str(field.default)
                       for field in ModelShape.model_fields.values() if field.alias}
 # The name of the one model of the one-model form (in the `models` output).
 ONE_MODEL_NAME = "default"
 # Node names are vllm-<stack slug, 30 at most>-<name>-<12 digest characters>, 63 characters at most.
 ENTRY_NAME_LENGTH = 14
 _ENTRY_NAME = re.compile(rf"^[a-z](?:[-a-z0-9]{{0,{ENTRY_NAME_LENGTH - 2}}}[a-z0-9])?$")
-_HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-_HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
 _IMAGE_REF = re.compile(
     r"^(?P<repo>[a-z0-9][a-z0-9._/-]*[a-z0-9](?::[0-9]+/[a-z0-9._/-]+)?)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
@@ -49,28 +46,11 @@ _IMAGE_REF = re.compile(
 )
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
+class ModelSettings(EntryShape):
+    """One model as it is served: its keys as read, its names resolved, `dtype` as it runs on its
+    configuration. `maxModelLen` 0 is the model's own context length."""
 
-@dataclass(frozen=True)
-class ModelSettings:
-    name: str
-    model: str
-    # The Hub commit served: as configured, then (components/preview.py) the one resolved at preview.
-    model_revision: str | None
-    weights: str
-    served_model_name: str
-    model_params_billion: float | None
-    quantization: str | None
-    dtype: str
-    max_model_len: int | None
-    gpu_memory_utilization: float
-    extra_vllm_args: tuple[str, ...]
-    vllm_image: str
-    instance_spec: str
-    instance_count: int
-    alias_name: str
-    traffic_percent: int = 100
     # Appended to the names of the model's resources: "" in the one-model form, whose resources keep
     # the names they had before `models` existed (a new name would replace them).
     resource_suffix: str = ""
@@ -97,57 +77,19 @@ class ModelSettings:
 
 def parse_model(shape: ModelShape, p: Problems, *, name: str, suffix: str, default_alias: str,
                 traffic_percent: int = 100) -> ModelSettings:
-    """One model from its keys, read; its problems go to `p`."""
-    model = shape.model or ""
-    if not model:
+    """One model from its keys, read (their refusals are in `p`); the problems between keys go to `p`."""
+    if not shape.model and not p.refused("model"):
         p.fail("model", None, "is required. Fix: pulumi config set model Qwen/Qwen2.5-7B-Instruct")
-    elif not _HF_MODEL_ID.match(model):
-        p.fail("model", model, "is not a Hugging Face model id (organization/name). Fix: pulumi config set "
-               "model Qwen/Qwen2.5-7B-Instruct (or the id on the model's Hub page)")
-    served = shape.served_model_name or model
-    if re.search(r"\s", served):
-        p.fail("servedModelName", served, "must not contain spaces: clients send it as `model`. Fix: "
-               f"pulumi config set servedModelName {'-'.join(served.split())}")
-    elif served.startswith("-"):
-        p.fail("servedModelName", served, "must not start with `-`: vLLM reads it as a flag and refuses to "
-               f"start. Fix: pulumi config set servedModelName {served.lstrip('-') or 'model'}")
-
-    instance_spec = _parse_instance_spec(p, shape.instance_spec)
-    configuration = platform.CONFIGURATIONS.get(instance_spec)
-
-    quantization = shape.quantization
-    if quantization is not None and quantization not in platform.QUANTIZATION_MIN_CAPABILITY:
-        p.fail("quantization", quantization,
-               f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
-               "quantization fp8 (or pulumi config rm quantization for none)")
-        quantization = None
-    revision = shape.model_revision
-    if revision is not None and not _COMMIT.match(revision):
-        p.fail("modelRevision", revision, "must be a commit of the model on Hugging Face (40 hex characters, "
-               "not a branch or tag, which move). Fix: pulumi config set modelRevision <commit from the "
-               "model page, Files and versions, History>, or pulumi config rm modelRevision to pin the "
-               "current commit at each preview")
-        revision = None
-
-    settings = ModelSettings(
-        name=name,
-        model=model,
-        model_revision=revision,
-        weights=shape.weights,
-        served_model_name=served,
-        model_params_billion=shape.model_params_billion,
-        quantization=quantization,
-        dtype=shape.dtype if configuration is None else dtype_on(shape.dtype, configuration),
-        max_model_len=shape.max_model_len or None,
-        gpu_memory_utilization=shape.gpu_memory_utilization,
-        extra_vllm_args=_checked_extra_args(p, shape.extra_vllm_args, shape.vllm_image),
-        vllm_image=shape.vllm_image,
-        instance_spec=instance_spec,
-        instance_count=shape.instance_count,
-        alias_name=shape.alias_name or default_alias,
-        traffic_percent=traffic_percent,
-        resource_suffix=suffix,
-    )
+    configuration = platform.CONFIGURATIONS.get(shape.instance_spec)
+    settings = ModelSettings.model_construct(**shape.model_dump(include=set(ModelShape.model_fields)) | {
+        "name": name,
+        "served_model_name": shape.served_model_name or shape.model,
+        "dtype": shape.dtype if configuration is None else dtype_on(shape.dtype, configuration),
+        "extra_vllm_args": _checked_extra_args(p, shape.extra_vllm_args, shape.vllm_image),
+        "alias_name": shape.alias_name or default_alias,
+        "traffic_percent": traffic_percent,
+        "resource_suffix": suffix,
+    })
     if not RESOURCE_NAME.match(settings.alias_name):
         p.fail("aliasName", settings.alias_name, "must be 1-63 lowercase letters, digits and hyphens, "
                f"starting with a letter. Fix: pulumi config set aliasName {default_alias}")
@@ -156,69 +98,30 @@ def parse_model(shape: ModelShape, p: Problems, *, name: str, suffix: str, defau
     return settings
 
 
-def _parse_instance_spec(p: Problems, spec: str) -> str:
-    """A GPU configuration of the table, or `auto` (the preflight picks one)."""
-    choices = (platform.AUTO_INSTANCE_SPEC, *platform.GPU_CONFIGURATIONS)
-    retired = platform.RETIRED_CONFIGURATIONS.get(spec)
-    if retired is not None:
-        instead = platform.CONFIGURATIONS[retired.instead]
-        p.fail("instanceSpec", spec, f"{retired.reason}. Fix: pulumi config set instanceSpec {instead.name} "
-               f"({instead.describe()}, {instead.units_per_second} units a second, the nearest current "
-               "choice), or pulumi config set instanceSpec auto for the cheapest one the model fits")
-        return platform.DEFAULT_INSTANCE_SPEC
-    if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
-        p.fail("instanceSpec", spec, "is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config "
-               "set instanceSpec auto (the cheapest GPU configuration the model fits), or one of: "
-               f"{', '.join(platform.GPU_CONFIGURATIONS)}")
-        return platform.DEFAULT_INSTANCE_SPEC
-    if spec not in choices:
-        default = platform.DEFAULT_INSTANCE_SPEC
-        p.fail("instanceSpec", spec, not_one_of("instanceSpec", spec, choices, default))
-        return default
-    return spec
-
-
 def dtype_on(dtype: str, configuration: platform.Configuration) -> str:
     """`auto` runs in half precision on a GPU without bfloat16 (V100, T4)."""
     return "half" if dtype == "auto" and not configuration.supports_bfloat16 else dtype
 
 
-def one_model(shape: ModelShape, p: Problems, stack: str) -> ModelSettings:
-    """The one-model form: the model keys at the top of the stack's config."""
-    return parse_model(shape, p, name=ONE_MODEL_NAME, suffix="", default_alias=f"vllm-{stack_slug(stack)}")
-
-
-def models_from_list(raw: RawConfig, stack: str
-                     ) -> tuple[tuple[ModelSettings, ...], list[ConfigProblem]] | None:
-    """The `models` form: every entry parsed, its problems scoped to it, then the alias groups checked.
-    None when `models` is unset or empty: the stack serves the one model of the top-level keys."""
-    text = (raw.get("models") or "").strip()
-    try:
-        entries = json.loads(text) if text else []
-    except json.JSONDecodeError:
-        entries = None
-    if entries == []:
-        return None
-    example = ("pulumi config set --path 'models[0].name' small && "
-               "pulumi config set --path 'models[0].model' <model id>")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        return (), [ConfigProblem("models", text, f"must be a list of objects, one a model. Fix: {example}")]
-    problems = [
-        ConfigProblem(key, raw[key], "is a setting of one model, but models is set, so it would be ignored. "
-                      f"Fix: pulumi config rm {key} (and set it in each entry of models that needs it)")
-        for key in MODEL_KEYS if raw.get(key) is not None and raw[key] != MODEL_KEY_DEFAULTS[key]
-    ]
+def listed_models(entries: list[dict[str, Any]], raw: RawConfig, stack: str, p: Problems
+                  ) -> tuple[ModelSettings, ...]:
+    """The `models` form: every entry parsed, its problems scoped to it, then the alias groups checked."""
+    for key in MODEL_KEYS:
+        if raw.get(key) is not None and raw[key] != MODEL_KEY_DEFAULTS[key]:
+            p.fail(key, raw[key], "is a setting of one model, but models is set, so it would be ignored. "
+                   f"Fix: pulumi config rm {key} (and set it in each entry of models that needs it)")
     models: list[ModelSettings] = []
     for index, entry in enumerate(entries):
         shape, refused = read_shape(EntryShape, entry, _not_an_entry_key)
-        p = Problems(refused)
-        name = _entry_name(p, shape.name, index)
-        models.append(parse_model(shape, p, name=name, suffix=f"-{name}",
+        found = Problems(refused)
+        name = _entry_name(found, shape.name, index)
+        models.append(parse_model(shape, found, name=name, suffix=f"-{name}",
                                   default_alias=f"vllm-{stack_slug(stack)}-{name}",
                                   traffic_percent=shape.traffic_percent))
         keys = frozenset(ENTRY_KEYS) | frozenset(entry)
-        problems += [problem.in_entry(index, name, keys) for problem in p.in_order(ENTRY_KEYS)]
-    return tuple(models), problems + _group_problems(models)
+        p += [problem.in_entry(index, name, keys) for problem in found.in_order(ENTRY_KEYS)]
+    p += _group_problems(models)
+    return tuple(models)
 
 
 def _path(index: int, key: str) -> str:
@@ -230,9 +133,9 @@ def _not_an_entry_key(key: str) -> str:
             + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
 
 
-def _entry_name(p: Problems, name: str | None, index: int) -> str:
+def _entry_name(p: Problems, name: str, index: int) -> str:
     fallback = f"model{index}"
-    if name is None:
+    if not name:
         p.fail("name", None, f"is required: a short slug for the model's resources and default alias. Fix: "
                f"pulumi config set name {fallback}")
         return fallback
@@ -285,13 +188,13 @@ def _even_split(count: int) -> list[int]:
     return [share + rest, *[share] * (count - 1)]
 
 
-def _checked_extra_args(p: Problems, items: list[str], image: str) -> tuple[str, ...]:
+def _checked_extra_args(p: Problems, items: tuple[str, ...], image: str) -> tuple[str, ...]:
     """The extra flags of `vllm serve`; what the release of `image` may take is left to its build."""
     sure = checked_here(image)
     for finding in read_extra_args(items):
         if sure or not finding.release:
             p.fail("extraVllmArgs", finding.item, finding.message)
-    return tuple(items)
+    return items
 
 
 def _check_image(parser: Problems, image: str, configuration: platform.Configuration) -> None:

@@ -113,7 +113,8 @@ def check_model_fits(settings: ModelSettings, hugging_face_token: str | None) ->
     pulumi.log.info(f"{result.summary(label)}; {image_size(settings, weights_bytes)}")
     if result.plan.tensor_parallel_size > 1:
         pulumi.log.warn(shared_memory_warning(result.plan.configuration, label))
-    model = replace(on_configuration(settings, result.plan.configuration), model_revision=loaded.revision)
+    model = on_configuration(settings, result.plan.configuration).model_copy(
+        update={"model_revision": loaded.revision})
     return ModelChecked(model, result, choice)
 
 
@@ -128,8 +129,8 @@ def shared_memory_warning(configuration: platform.Configuration, entry: str | No
 
 def on_configuration(settings: ModelSettings, configuration: platform.Configuration) -> ModelSettings:
     """The model's settings as they run on `configuration`: its name, and the dtype `auto` becomes there."""
-    return replace(settings, instance_spec=configuration.name,
-                   dtype=dtype_on(settings.dtype, configuration))
+    return settings.model_copy(update={"instance_spec": configuration.name,
+                                       "dtype": dtype_on(settings.dtype, configuration)})
 
 
 def price_key(configuration: platform.Configuration) -> tuple[int, str]:
@@ -422,7 +423,7 @@ def _quantization(settings: ModelSettings, facts: ModelFacts, warn: Warn,
 def _max_model_len(settings: ModelSettings, shape: ModelShape | None, loaded: LoadedFacts,
                    problems: list[ConfigProblem]) -> int | None:
     own = shape.context_length if shape else None
-    if settings.max_model_len is None:
+    if not settings.max_model_len:
         # A gated config read without access: its length is known once the token problem is fixed.
         if own is None and loaded.config_denied is None:
             problems.append(ConfigProblem("maxModelLen", 0, (

@@ -10,7 +10,7 @@ in for the refused value, not on the user's choice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulumi
 
@@ -78,7 +78,7 @@ def project_problems(settings: Settings, zone_checked: bool = True) -> list[Conf
                                   f"role on the project. Fix: give it {PROJECT_ROLE} on the project (README, "
                                   "Prerequisites), or " + fix)]
         return [ConfigProblem("datasphereProjectId", project_id, f"could not be read: {error}")]
-    found = contract_problems(check_contract(client, project_id), settings.endpoints["datasphereEndpoint"])
+    found = contract_problems(check_contract(client, project_id), settings.endpoints.datasphere)
     owner = (project.get("labels") or {}).get(OWNER_LABEL)
     if owner and owner_stack(owner) != stack_slug(pulumi.get_stack()) and not settings.adopt_project_settings:
         found.append(ConfigProblem("datasphereProjectId", project_id, taken_by_label(project_id, owner)))
@@ -145,4 +145,4 @@ def check_before_any_resource(settings: Settings, problems: Iterable[ConfigProbl
     if found:
         raise ConfigError(found)
     assert cost is not None, "the preflight ran for every model, since nothing was refused"
-    return Checked(replace(settings, models=tuple(pinned)), memory, existing_subnet, cost)
+    return Checked(settings.model_copy(update={"models": tuple(pinned)}), memory, existing_subnet, cost)

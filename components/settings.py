@@ -8,62 +8,40 @@ components/model_settings.py; this module holds what the models share.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pulumi
 
-from components import platform
-from components.cloud.endpoints import (
-    ENDPOINT_DEFAULTS,
-    url_problem,
-)
-from components.config_models import StackShape, keys_of, read_shape
+from components.cloud.endpoints import ENDPOINT_KEYS
+from components.cloud.http import Endpoints
+from components.config_models import SharedShape, StackShape, keys_of, read_shape
 from components.config_parsing import (
     ID_SOURCES,
     NAMESPACE,
     PLACEHOLDER_IDS,
     RESOURCE_NAME,
-    RETIRED_CONTAINER_REGISTRY,
     ConfigError,
     ConfigProblem,
     Problems,
     RawConfig,
     close_key,
-    cloud_id_problem,
     stack_slug,
 )
-from components.model_settings import ModelSettings, models_from_list, one_model
-
-# Cloud Registry ids are opaque (docs/cloud-registry-api.md): only their alphabet is checked.
-_REGISTRY_ID = re.compile(r"^[a-z0-9]{3,50}$")
+from components.model_settings import MODEL_KEYS, ONE_MODEL_NAME, ModelSettings, listed_models, parse_model
 
 
-@dataclass(frozen=True)
-class Settings:
-    models: tuple[ModelSettings, ...]
-    zone: str
-    folder_id: str | None
-    folder_name: str
-    subnet_id: str | None
-    subnet_cidr: str
-    registry_id: str | None
-    datasphere_project_id: str
-    cloud_id: str | None
-    request_timeout_seconds: int
-    ready_timeout_minutes: float
-    max_units_per_hour: int
-    poll_interval_seconds: float
-    endpoints: Mapping[str, str]
-    client_service_account: bool
-    keep_failed_node: bool
-    adopt_project_settings: bool
-    # The username a node logs in to the registry with (components/platform.py NODE_REGISTRY_LOGINS).
-    node_registry_login: str = platform.REGISTRY_USERNAME
-    hugging_face_token: pulumi.Output[str] | None = None
+class Settings(SharedShape):
+    """The stack's settings, validated: what the models share as read (`folderName` resolved), the
+    models, and the cloud the stack's folder is created in."""
+
+    models: tuple[ModelSettings, ...] = ()
+    cloud_id: str | None = None
+
+    @property
+    def endpoints(self) -> Endpoints:
+        given = self.model_dump(by_alias=True, include={field for field in type(self).model_fields
+                                                         if field.endswith("_endpoint")})
+        return Endpoints(**{attr: given[key] for attr, key in ENDPOINT_KEYS.items() if given[key]})
 
     @property
     def one_model_form(self) -> bool:
@@ -81,63 +59,32 @@ class Settings:
         return self.models[0].served_model_name if len(self.models) == 1 else f"{len(self.models)} models"
 
 
-# The settings taken as the shape reads them, with no rule beyond their type and range.
-_AS_READ = {"zone", "subnet_cidr", "request_timeout_seconds", "ready_timeout_minutes", "max_units_per_hour",
-            "poll_interval_seconds", "client_service_account", "keep_failed_node", "adopt_project_settings",
-            "node_registry_login"}
-
-
 def _not_a_setting(key: str) -> str:
     """A key this stack does not read would be ignored silently: a misspelling deploys the default."""
     return ("is not a setting of this stack, so it would be ignored. "
             + close_key(key, CONFIG_KEYS, "(the settings are listed in Pulumi.yaml)"))
 
 
-def _cloud_id(parser: Problems, key: str, value: str | None) -> str | None:
-    problem = None if value is None else cloud_id_problem(key, value)
-    if problem is not None:
-        parser.fail(key, value, problem)
-    return value
-
-
-def _parse_registry_id(parser: Problems, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if platform.RETIRED_REGISTRY_HOST in value:
-        parser.fail("registryId", value, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm registryId "
-                    "(the stack creates a Cloud Registry), or set it to the id of a Cloud Registry from "
-                    "`yc cloud-registry registry list`")
-    elif not _REGISTRY_ID.match(value):
-        parser.fail("registryId", value, "is not a Cloud Registry id (lowercase letters and digits, no host "
-                    "or path). Fix: pulumi config set registryId <id from `yc cloud-registry registry "
-                    "list`>, or pulumi config rm registryId to let the stack create one")
-    return value
-
-
-def _check_network(parser: Problems, cidr: str) -> None:
-    try:
-        network = ipaddress.IPv4Network(cidr)
-    except ValueError:
-        parser.fail("subnetCidr", cidr, "is not an IPv4 network. Fix: pulumi config set subnetCidr "
-                    "10.130.0.0/24")
-        return
-    if not network.is_private or not 16 <= network.prefixlen <= 28:
-        parser.fail("subnetCidr", cidr, "must be a private range (RFC 1918) from /16 to /28. Fix: pulumi "
-                    "config set subnetCidr 10.130.0.0/24")
-
-
-def _parse_endpoints(parser: Problems, shape: StackShape) -> dict[str, str]:
-    endpoints = {}
-    given = shape.model_dump(by_alias=True)
-    for key, default in ENDPOINT_DEFAULTS.items():
-        url = given[key] or default
-        if platform.RETIRED_REGISTRY_HOST in url:
-            parser.fail(key, url, f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm {key} "
-                        f"(default {default})")
-        elif (problem := url_problem(url)) is not None:
-            parser.fail(key, url, f"{problem}. Fix: pulumi config rm {key} (default {default})")
-        endpoints[key] = url.rstrip("/")
-    return endpoints
+def _folder_name(p: Problems, shape: StackShape, stack: str, cloud_id: str | None) -> str:
+    """The folder the stack creates, unless `folderId` names one; a created folder needs the cloud."""
+    folder_given = shape.folder_id or p.refused("folderId")
+    if folder_given and shape.folder_name:
+        p.fail("folderName", shape.folder_name, "conflicts with folderId: set one. Fix: pulumi config "
+               "rm folderName (to use the folder), or pulumi config rm folderId (to create one)")
+    folder_name = shape.folder_name or f"vllm-{stack_slug(stack)}"
+    if folder_given:
+        return folder_name
+    if not RESOURCE_NAME.match(folder_name):
+        p.fail("folderName", folder_name, "must be 1-63 lowercase letters, digits and hyphens, "
+               f"starting with a letter. Fix: pulumi config set folderName vllm-{stack_slug(stack)}")
+    if not cloud_id:
+        p.fail("folderId", None, "is unset, so a folder will be created, which needs yandex:cloudId. "
+               f"Fix: pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>, "
+               f"or pulumi config set folderId <id from {ID_SOURCES['folderId']}>")
+    elif cloud_id in PLACEHOLDER_IDS:
+        p.fail("yandex:cloudId", cloud_id, "is the example id from Pulumi.dev.yaml, not yours. Fix: "
+               f"pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>")
+    return folder_name
 
 
 def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
@@ -157,50 +104,21 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
 
     Checks that read a refused value are skipped by the caller, so a default never passes for the
     user's choice (`components/preview.py`)."""
-    shape, refused = read_shape(StackShape, raw, _not_a_setting)
+    shape, refused = read_shape(StackShape, {**raw, "huggingFaceToken": hugging_face_token}, _not_a_setting)
     p = Problems(refused)
-    listed = models_from_list(raw, stack)
-    if listed is None:
-        models = (one_model(shape, p, stack),)
+    if shape.models or p.refused("models"):
+        # A top-level model key is refused as ignored (listed_models), whatever it holds.
+        p = Problems(problem for problem in p if problem.key not in MODEL_KEYS)
+        models = listed_models(shape.models, raw, stack, p)
     else:
-        models, model_problems = listed
-        p += model_problems
-
-    folder_id = _cloud_id(p, "folderId", shape.folder_id)
-    folder_name = shape.folder_name
-    if folder_id and folder_name:
-        p.fail("folderName", folder_name, "conflicts with folderId: set one. Fix: pulumi config "
-               "rm folderName (to use the folder), or pulumi config rm folderId (to create one)")
-    folder_name = folder_name or f"vllm-{stack_slug(stack)}"
-    if not folder_id:
-        if not RESOURCE_NAME.match(folder_name):
-            p.fail("folderName", folder_name, "must be 1-63 lowercase letters, digits and hyphens, "
-                   f"starting with a letter. Fix: pulumi config set folderName vllm-{stack_slug(stack)}")
-        if not cloud_id:
-            p.fail("folderId", None, "is unset, so a folder will be created, which needs yandex:cloudId. "
-                   f"Fix: pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>, "
-                   f"or pulumi config set folderId <id from {ID_SOURCES['folderId']}>")
-        elif cloud_id in PLACEHOLDER_IDS:
-            p.fail("yandex:cloudId", cloud_id, "is the example id from Pulumi.dev.yaml, not yours. Fix: "
-                   f"pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>")
-    project_id = shape.datasphere_project_id
-    if project_id is None:
+        models = (parse_model(shape, p, name=ONE_MODEL_NAME, suffix="",
+                              default_alias=f"vllm-{stack_slug(stack)}"),)
+    folder_name = _folder_name(p, shape, stack, cloud_id)
+    if not shape.datasphere_project_id and not p.refused("datasphereProjectId"):
         p.fail("datasphereProjectId", raw.get("datasphereProjectId"), "is required. Fix: pulumi config set "
                f"datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>")
-
-    settings = Settings(
-        models=models,
-        folder_id=folder_id,
-        folder_name=folder_name,
-        subnet_id=_cloud_id(p, "subnetId", shape.subnet_id),
-        registry_id=_parse_registry_id(p, shape.registry_id),
-        datasphere_project_id=_cloud_id(p, "datasphereProjectId", project_id) or "",
-        cloud_id=cloud_id,
-        endpoints=_parse_endpoints(p, shape),
-        hugging_face_token=hugging_face_token,
-        **shape.model_dump(include=_AS_READ),
-    )
-    _check_network(p, settings.subnet_cidr)
+    settings = Settings.model_construct(**shape.model_dump(include=set(SharedShape.model_fields)) | {
+        "models": models, "folder_name": folder_name, "cloud_id": cloud_id})
     return settings, p.in_order(CONFIG_KEYS)
 
 

@@ -31,7 +31,7 @@ def managed_args(settings: ModelSettings) -> list[str]:
         args += ["--revision", settings.model_revision, "--tokenizer-revision", settings.model_revision]
     if settings.quantization is not None:
         args += ["--quantization", settings.quantization]
-    if settings.max_model_len is not None:
+    if settings.max_model_len:
         args += ["--max-model-len", str(settings.max_model_len)]
     return args
 

@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import shlex
-from dataclasses import replace
 
 import pytest
 
@@ -177,7 +176,7 @@ def test_image_bakes_the_server_command(default_run: ProgramRun) -> None:
                                    "datasphereProjectId": "bt1project0000000000"},
                                   stack="dev", cloud_id="b1gcloud000000000000").models
     # Pinned at preview to the commit the (recorded) Hub answered.
-    pinned = replace(configured, model_revision=fixture("Qwen/Qwen2.5-7B-Instruct")["sha"])
+    pinned = configured.model_copy(update={"model_revision": fixture("Qwen/Qwen2.5-7B-Instruct")["sha"]})
     assert args["VLLM_SERVE_ARGS"] == serve_args_json(pinned)
     assert default_run.outputs["modelRevision"] == pinned.model_revision
 

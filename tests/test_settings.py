@@ -41,7 +41,7 @@ def test_defaults_cover_everything_but_model_and_project() -> None:
     assert model.instance_count == 1
     assert model.dtype == "auto"
     assert model.gpu_memory_utilization == 0.9
-    assert model.max_model_len is None
+    assert model.max_model_len == 0
     assert model.quantization is None
     assert model.extra_vllm_args == ()
     assert model.vllm_image == platform.DEFAULT_VLLM_IMAGE
@@ -61,7 +61,7 @@ def test_empty_strings_mean_unset_as_pulumi_yaml_defaults_pass_them() -> None:
     [model] = settings.models
     assert model.served_model_name == VALID["model"]
     assert model.quantization is None
-    assert model.max_model_len is None
+    assert model.max_model_len == 0
     assert settings.folder_id is None
     assert settings.subnet_id is None
 
@@ -264,7 +264,7 @@ def problems_of(raw: dict[str, str | None]) -> list:
 
 def test_loopback_endpoints_may_be_plain_http_and_fractions_of_minutes_are_allowed() -> None:
     settings = parse(datasphereEndpoint="http://127.0.0.1:8080/", readyTimeoutMinutes="0.5")
-    assert settings.endpoints["datasphereEndpoint"] == "http://127.0.0.1:8080"
+    assert settings.endpoints.datasphere == "http://127.0.0.1:8080"
     assert settings.ready_timeout_minutes == 0.5
     assert settings.models[0].alias_name == "vllm-dev"
 
@@ -295,7 +295,7 @@ def test_a_registry_id_is_opaque_and_optional() -> None:
     assert parse(registryId="").registry_id is None
     assert parse(registryId="crp3u0dqkbhaqjp1r4fs").registry_id == "crp3u0dqkbhaqjp1r4fs"
     assert parse(registryId="cn1a2b3c4d5e6f7g8h9j").registry_id == "cn1a2b3c4d5e6f7g8h9j"
-    assert parse().endpoints["cloudRegistryEndpoint"] == "https://registry.api.cloud.yandex.net"
+    assert parse().endpoints.registry == "https://registry.api.cloud.yandex.net"
 
 
 def test_a_digest_pinned_official_image_is_accepted() -> None:

@@ -131,6 +131,6 @@ class Datasphere(pulumi.ComponentResource):
                          public=False, opts=child)
             for alias, members in alias_groups(settings.models).items()
         }
-        self.endpoint_url = f"{settings.endpoints['nodeApiEndpoint']}/v1"
+        self.endpoint_url = f"{settings.endpoints.node_api}/v1"
         self.register_outputs({"nodeIds": {n: node.id for n, node in self.nodes.items()},
                                "aliasFullNames": [alias_full_name(a) for a in self.aliases]})
