@@ -24,15 +24,19 @@ from pydantic import (
     Json,
     Strict,
     ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components import platform
 from components.cloud.endpoints import ENDPOINT_DEFAULTS, MAX_POLL_INTERVAL_SECONDS, url_problem
-from components.config_parsing import RETIRED_CONTAINER_REGISTRY, ConfigProblem, cloud_id_problem, not_one_of
+from components.config_parsing import (
+    RETIRED_CONTAINER_REGISTRY,
+    ConfigProblem,
+    close_key,
+    cloud_id_problem,
+    not_one_of,
+)
 
 Shape = TypeVar("Shape", bound="ConfigShape")
 
@@ -62,15 +66,19 @@ LISTS = {
 }
 
 
-def _refuse(message: str | None, value: Any) -> Any:
-    """`value`, or the refusal of it with `message` (a rule's verdict: None when it holds)."""
-    if message is not None:
-        raise PydanticCustomError("config", "{message}", {"message": message})
-    return value
+def _rule(problem: Callable[[str], str | None]) -> AfterValidator:
+    """A key's own rule: `problem` says why a value breaks it (None: it holds)."""
+    def check(value: str) -> str:
+        message = problem(value)
+        if message is not None:
+            raise PydanticCustomError("config", "{message}", {"message": message})
+        return value
+
+    return AfterValidator(check)
 
 
 def _matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
-    return AfterValidator(lambda value: _refuse(None if pattern.match(value) else message, value))
+    return _rule(lambda value: None if pattern.match(value) else message)
 
 
 def _switch(value: Any) -> Any:
@@ -92,58 +100,71 @@ Switch = Annotated[bool, BeforeValidator(_switch), Strict()]
 Strings = Annotated[tuple[Annotated[str, Strict()], ...], BeforeValidator(_strings), Strict()]
 
 
-def _quantization(method: str) -> str:
-    return _refuse(None if method in platform.QUANTIZATION_MIN_CAPABILITY else (
+def _quantization(method: str) -> str | None:
+    return None if method in platform.QUANTIZATION_MIN_CAPABILITY else (
         f"is not one of: {', '.join(platform.QUANTIZATION_MIN_CAPABILITY)}. Fix: pulumi config set "
-        "quantization fp8 (or pulumi config rm quantization for none)"), method)
+        "quantization fp8 (or pulumi config rm quantization for none)")
 
 
-def _served_model_name(served: str) -> str:
+def _served_model_name(served: str) -> str | None:
     if re.search(r"\s", served):
-        return _refuse("must not contain spaces: clients send it as `model`. Fix: pulumi config set "
-                       f"servedModelName {'-'.join(served.split())}", served)
-    return _refuse(None if not served.startswith("-") else (
+        return ("must not contain spaces: clients send it as `model`. Fix: pulumi config set "
+                f"servedModelName {'-'.join(served.split())}")
+    return None if not served.startswith("-") else (
         "must not start with `-`: vLLM reads it as a flag and refuses to start. Fix: pulumi config set "
-        f"servedModelName {served.lstrip('-') or 'model'}"), served)
+        f"servedModelName {served.lstrip('-') or 'model'}")
 
 
-def _instance_spec(spec: str) -> str:
+def _instance_spec(spec: str) -> str | None:
     """A GPU configuration of the table, or `auto` (the preflight picks one)."""
     retired = platform.RETIRED_CONFIGURATIONS.get(spec)
     if retired is not None:
         instead = platform.CONFIGURATIONS[retired.instead]
-        return _refuse(f"{retired.reason}. Fix: pulumi config set instanceSpec {instead.name} "
-                       f"({instead.describe()}, {instead.units_per_second} units a second, the nearest "
-                       "current choice), or pulumi config set instanceSpec auto for the cheapest one the "
-                       "model fits", spec)
+        return (f"{retired.reason}. Fix: pulumi config set instanceSpec {instead.name} "
+                f"({instead.describe()}, {instead.units_per_second} units a second, the nearest current "
+                "choice), or pulumi config set instanceSpec auto for the cheapest one the model fits")
     if spec in platform.CONFIGURATIONS and not platform.CONFIGURATIONS[spec].has_gpu:
-        return _refuse("is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config set "
-                       "instanceSpec auto (the cheapest GPU configuration the model fits), or one of: "
-                       f"{', '.join(platform.GPU_CONFIGURATIONS)}", spec)
+        return ("is a CPU configuration; the vLLM image needs a GPU. Fix: pulumi config set instanceSpec "
+                "auto (the cheapest GPU configuration the model fits), or one of: "
+                f"{', '.join(platform.GPU_CONFIGURATIONS)}")
     choices = (platform.AUTO_INSTANCE_SPEC, *platform.GPU_CONFIGURATIONS)
-    return _refuse(None if spec in choices else not_one_of(
-        "instanceSpec", spec, choices, platform.DEFAULT_INSTANCE_SPEC), spec)
+    default = platform.DEFAULT_INSTANCE_SPEC
+    return None if spec in choices else not_one_of("instanceSpec", spec, choices, default)
 
 
-def _registry_id(value: str) -> str:
+def _registry_id(value: str) -> str | None:
     if platform.RETIRED_REGISTRY_HOST in value:
-        return _refuse(f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm registryId (the stack creates "
-                       "a Cloud Registry), or set it to the id of a Cloud Registry from `yc cloud-registry "
-                       "registry list`", value)
-    return _refuse(None if _REGISTRY_ID.match(value) else (
+        return (f"{RETIRED_CONTAINER_REGISTRY} Fix: pulumi config rm registryId (the stack creates a Cloud "
+                "Registry), or set it to the id of a Cloud Registry from `yc cloud-registry registry list`")
+    return None if _REGISTRY_ID.match(value) else (
         "is not a Cloud Registry id (lowercase letters and digits, no host or path). Fix: pulumi config "
         "set registryId <id from `yc cloud-registry registry list`>, or pulumi config rm registryId to "
-        "let the stack create one"), value)
+        "let the stack create one")
 
 
-def _private_network(cidr: str) -> str:
+def _private_network(cidr: str) -> str | None:
     fix = "Fix: pulumi config set subnetCidr 10.130.0.0/24"
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError:
-        return _refuse(f"is not an IPv4 network. {fix}", cidr)
-    return _refuse(None if network.is_private and 16 <= network.prefixlen <= 28 else
-                   f"must be a private range (RFC 1918) from /16 to /28. {fix}", cidr)
+        return f"is not an IPv4 network. {fix}"
+    return None if network.is_private and 16 <= network.prefixlen <= 28 else (
+        f"must be a private range (RFC 1918) from /16 to /28. {fix}")
+
+
+def _cloud_id(key: str) -> AfterValidator:
+    return _rule(lambda value: cloud_id_problem(key, value))
+
+
+def _endpoint(key: str) -> AfterValidator:
+    def problem(url: str) -> str | None:
+        fix = f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
+        if platform.RETIRED_REGISTRY_HOST in url:
+            return f"{RETIRED_CONTAINER_REGISTRY} {fix}"
+        problem = url_problem(url)
+        return None if problem is None else f"{problem}. {fix}"
+
+    return _rule(problem)
 
 
 class ConfigShape(BaseModel):
@@ -165,15 +186,15 @@ class ModelShape(ConfigShape):
         "History>, or pulumi config rm modelRevision to pin the current commit at each preview"
     ))] | None = None
     weights: Literal["hub", "image"] = "hub"
-    served_model_name: Annotated[str, AfterValidator(_served_model_name)] = ""
+    served_model_name: Annotated[str, _rule(_served_model_name)] = ""
     model_params_billion: Annotated[float, Field(gt=0, le=10_000)] | None = None
-    quantization: Annotated[str, AfterValidator(_quantization)] | None = None
+    quantization: Annotated[str, _rule(_quantization)] | None = None
     dtype: Literal[platform.DTYPES] = "auto"  # type: ignore[valid-type]
     max_model_len: Annotated[int, Field(ge=0)] = 0
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
     extra_vllm_args: Strings = ()
     vllm_image: str = platform.DEFAULT_VLLM_IMAGE
-    instance_spec: Annotated[str, AfterValidator(_instance_spec)] = platform.DEFAULT_INSTANCE_SPEC
+    instance_spec: Annotated[str, _rule(_instance_spec)] = platform.DEFAULT_INSTANCE_SPEC
     instance_count: Annotated[int, Field(ge=1)] = 1
     alias_name: str = ""
 
@@ -189,44 +210,28 @@ class SharedShape(ConfigShape):
     """The keys the models of a stack share."""
 
     zone: Literal[platform.ZONES] = platform.ZONES[0]  # type: ignore[valid-type]
-    folder_id: str | None = None
+    folder_id: Annotated[str, _cloud_id("folderId")] | None = None
     folder_name: str = ""
-    subnet_id: str | None = None
-    subnet_cidr: Annotated[str, AfterValidator(_private_network)] = "10.130.0.0/24"
-    registry_id: Annotated[str, AfterValidator(_registry_id)] | None = None
-    datasphere_project_id: str = ""
+    subnet_id: Annotated[str, _cloud_id("subnetId")] | None = None
+    subnet_cidr: Annotated[str, _rule(_private_network)] = "10.130.0.0/24"
+    registry_id: Annotated[str, _rule(_registry_id)] | None = None
+    datasphere_project_id: Annotated[str, _cloud_id("datasphereProjectId")] = ""
     adopt_project_settings: Switch = False
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 180
     ready_timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
     max_units_per_hour: Annotated[int, Field(ge=0)] = 0
     # A secret: handed over as one by components/settings.py, never as the plain text.
     hugging_face_token: pulumi.Output[str] | None = None
-    datasphere_endpoint: str | None = None
-    operation_endpoint: str | None = None
-    iam_endpoint: str | None = None
-    node_api_endpoint: str | None = None
-    cloud_registry_endpoint: str | None = None
+    datasphere_endpoint: Annotated[str, _endpoint("datasphereEndpoint")] | None = None
+    operation_endpoint: Annotated[str, _endpoint("operationEndpoint")] | None = None
+    iam_endpoint: Annotated[str, _endpoint("iamEndpoint")] | None = None
+    node_api_endpoint: Annotated[str, _endpoint("nodeApiEndpoint")] | None = None
+    cloud_registry_endpoint: Annotated[str, _endpoint("cloudRegistryEndpoint")] | None = None
     poll_interval_seconds: Annotated[float, Field(gt=0, le=MAX_POLL_INTERVAL_SECONDS)] = 10.0
     client_service_account: Switch = False
     keep_failed_node: Switch = False
     # The username a node logs in to the registry with (components/platform.py NODE_REGISTRY_LOGINS).
     node_registry_login: Literal[tuple(platform.NODE_REGISTRY_LOGINS)] = platform.REGISTRY_USERNAME  # type: ignore[valid-type]
-
-    @field_validator("folder_id", "subnet_id", "datasphere_project_id")
-    @classmethod
-    def _cloud_id(cls, value: str, info: ValidationInfo) -> str:
-        return _refuse(cloud_id_problem(to_camel(info.field_name or ""), value), value)
-
-    @field_validator("datasphere_endpoint", "operation_endpoint", "iam_endpoint", "node_api_endpoint",
-                     "cloud_registry_endpoint")
-    @classmethod
-    def _endpoint(cls, url: str, info: ValidationInfo) -> str:
-        key = to_camel(info.field_name or "")
-        fix = f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
-        if platform.RETIRED_REGISTRY_HOST in url:
-            return _refuse(f"{RETIRED_CONTAINER_REGISTRY} {fix}", url)
-        problem = url_problem(url)
-        return _refuse(None if problem is None else f"{problem}. {fix}", url.rstrip("/"))
 
 
 class StackShape(SharedShape, ModelShape):
@@ -241,10 +246,11 @@ def keys_of(shape: type[ConfigShape]) -> tuple[str, ...]:
     return tuple(field.alias or name for name, field in shape.model_fields.items())
 
 
-def read_shape(shape: type[Shape], raw: Mapping[str, Any], unknown: Callable[[str], str]
-               ) -> tuple[Shape, list[ConfigProblem]]:
+def read_shape(shape: type[Shape], raw: Mapping[str, Any], what: str = "a setting of this stack",
+               listed: str = "(the settings are listed in Pulumi.yaml)") -> tuple[Shape, list[ConfigProblem]]:
     """`raw` read into `shape` (blank values unset), with a default for every refused value, and a
-    problem for each refused value and each key the shape does not read (`unknown` says what of it)."""
+    problem for each refused value and each key the shape does not read, which would be ignored
+    silently (a misspelling deploys the default): `what` the keys are, and where they are `listed`."""
     given = {key: value.strip() if isinstance(value, str) else value for key, value in raw.items()
              if value is not None and not (isinstance(value, str) and not value.strip())}
     try:
@@ -254,7 +260,8 @@ def read_shape(shape: type[Shape], raw: Mapping[str, Any], unknown: Callable[[st
         for item in error.errors():
             key = str(item["loc"][0])
             if key not in problems:
-                message = unknown(key) if item["type"] == "extra_forbidden" else _refusal(shape, key, item)
+                message = (f"is not {what}, so it would be ignored. {close_key(key, keys_of(shape), listed)}"
+                           if item["type"] == "extra_forbidden" else _refusal(shape, key, item))
                 problems[key] = ConfigProblem(key, given[key], message)
         rest = {key: value for key, value in given.items() if key not in problems}
         return shape.model_validate(rest), list(problems.values())

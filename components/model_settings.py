@@ -21,7 +21,6 @@ from components.config_parsing import (
     ConfigProblem,
     Problems,
     RawConfig,
-    close_key,
     stack_slug,
 )
 from components.vllm_flags import checked_here, read_extra_args
@@ -112,7 +111,8 @@ def listed_models(entries: list[dict[str, Any]], raw: RawConfig, stack: str, p: 
                    f"Fix: pulumi config rm {key} (and set it in each entry of models that needs it)")
     models: list[ModelSettings] = []
     for index, entry in enumerate(entries):
-        shape, refused = read_shape(EntryShape, entry, _not_an_entry_key)
+        shape, refused = read_shape(EntryShape, entry, "a key of a models entry",
+                                     "(README, Several models, lists an entry's keys)")
         found = Problems(refused)
         name = _entry_name(found, shape.name, index)
         models.append(parse_model(shape, found, name=name, suffix=f"-{name}",
@@ -126,11 +126,6 @@ def listed_models(entries: list[dict[str, Any]], raw: RawConfig, stack: str, p: 
 
 def _path(index: int, key: str) -> str:
     return f"'models[{index}].{key}'"
-
-
-def _not_an_entry_key(key: str) -> str:
-    return ("is not a key of a models entry, so it would be ignored. "
-            + close_key(key, ENTRY_KEYS, "(README, Several models, lists an entry's keys)"))
 
 
 def _entry_name(p: Problems, name: str, index: int) -> str:
@@ -197,56 +192,39 @@ def _checked_extra_args(p: Problems, items: tuple[str, ...], image: str) -> tupl
     return items
 
 
-def _check_image(parser: Problems, image: str, configuration: platform.Configuration) -> None:
-    if image.split("/", 1)[0] == platform.RETIRED_REGISTRY_HOST:
-        parser.fail("vllmImage", image, f"{RETIRED_CONTAINER_REGISTRY} Fix: push the image to Cloud Registry "
-                    f"and set vllmImage to {platform.REGISTRY_HOST}/<registryId>/<image>:<tag>, or use "
-                    f"{platform.DEFAULT_VLLM_IMAGE}")
-        return
-    match = _IMAGE_REF.match(image)
-    if not match or not (match["tag"] or match["digest"]):
-        parser.fail("vllmImage", image, "must be an image pinned by a release tag or a digest. Fix: pulumi "
-                    f"config set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
-        return
-    if match["tag"] == "latest" and not match["digest"]:
-        parser.fail("vllmImage", image, "`latest` moves under you; pin a release tag. Fix: pulumi config "
-                    f"set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
-        return
-    release = _RELEASE_TAG.match(match["tag"] or "")
-    if (
-        configuration.compute_capability == (7, 0)
-        and match["repo"] == platform.OFFICIAL_VLLM_REPOSITORY
-        and release
-        and tuple(int(part) for part in release.groups())
-        >= platform.FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA
-    ):
-        parser.fail("vllmImage", image, "official vLLM images from v0.9.0 on have no kernels for "
-                    "V100 (compute capability 7.0). Fix: pulumi config set instanceSpec g2.1 (an A100), or "
-                    "set vllmImage to an image built for sm_70 (CUDA 12.6 or older)")
-
-
-def _check_precision(parser: Problems, model: ModelSettings,
-                     configuration: platform.Configuration) -> None:
-    if model.dtype in platform.FLOAT32_DTYPES and model.quantization is not None:
-        parser.fail("dtype", model.dtype, f"cannot run with quantization {model.quantization}: no "
-                    "vLLM quantization method supports float32. Fix: pulumi config set dtype auto (or pulumi "
-                    "config rm quantization)")
-    if model.dtype == "bfloat16" and not configuration.supports_bfloat16:
-        parser.fail("dtype", model.dtype, f"{configuration.gpu_name} has no bfloat16. "
-                    "Fix: pulumi config set dtype half (or auto, which becomes half here)")
-    if model.quantization is not None and not configuration.runs_quantization(model.quantization):
-        needed = platform.QUANTIZATION_MIN_CAPABILITY[model.quantization]
-        have = configuration.compute_capability or (0, 0)
-        parser.fail("quantization", model.quantization,
-                    f"needs compute capability {needed[0]}.{needed[1]}, but {configuration.gpu_name} "
-                    f"has {have[0]}.{have[1]}. Fix: pulumi config set instanceSpec g2.1 (an A100), or pick "
-                    "another method")
-
-
 def configuration_problems(model: ModelSettings,
                            configuration: platform.Configuration) -> list[ConfigProblem]:
     """Why the image, dtype or quantization cannot run on `configuration` (empty: they can)."""
-    parser = Problems()
-    _check_image(parser, model.vllm_image, configuration)
-    _check_precision(parser, model, configuration)
-    return list(parser)
+    p = Problems()
+    image = model.vllm_image
+    match = _IMAGE_REF.match(image)
+    release = _RELEASE_TAG.match(match["tag"] or "") if match else None
+    if image.split("/", 1)[0] == platform.RETIRED_REGISTRY_HOST:
+        p.fail("vllmImage", image, f"{RETIRED_CONTAINER_REGISTRY} Fix: push the image to Cloud Registry and "
+               f"set vllmImage to {platform.REGISTRY_HOST}/<registryId>/<image>:<tag>, or use "
+               f"{platform.DEFAULT_VLLM_IMAGE}")
+    elif not match or not (match["tag"] or match["digest"]):
+        p.fail("vllmImage", image, "must be an image pinned by a release tag or a digest. Fix: pulumi config "
+               f"set vllmImage {platform.DEFAULT_VLLM_IMAGE}")
+    elif match["tag"] == "latest" and not match["digest"]:
+        p.fail("vllmImage", image, "`latest` moves under you; pin a release tag. Fix: pulumi config set "
+               f"vllmImage {platform.DEFAULT_VLLM_IMAGE}")
+    elif (configuration.compute_capability == (7, 0) and match["repo"] == platform.OFFICIAL_VLLM_REPOSITORY
+          and release and tuple(map(int, release.groups())) >= platform.FIRST_OFFICIAL_RELEASE_WITHOUT_VOLTA):
+        p.fail("vllmImage", image, "official vLLM images from v0.9.0 on have no kernels for V100 (compute "
+               "capability 7.0). Fix: pulumi config set instanceSpec g2.1 (an A100), or set vllmImage to an "
+               "image built for sm_70 (CUDA 12.6 or older)")
+    if model.dtype in platform.FLOAT32_DTYPES and model.quantization is not None:
+        p.fail("dtype", model.dtype, f"cannot run with quantization {model.quantization}: no vLLM "
+               "quantization method supports float32. Fix: pulumi config set dtype auto (or pulumi config rm "
+               "quantization)")
+    if model.dtype == "bfloat16" and not configuration.supports_bfloat16:
+        p.fail("dtype", model.dtype, f"{configuration.gpu_name} has no bfloat16. Fix: pulumi config set "
+               "dtype half (or auto, which becomes half here)")
+    if model.quantization is not None and not configuration.runs_quantization(model.quantization):
+        needed = platform.QUANTIZATION_MIN_CAPABILITY[model.quantization]
+        have = configuration.compute_capability or (0, 0)
+        p.fail("quantization", model.quantization, f"needs compute capability {needed[0]}.{needed[1]}, "
+               f"but {configuration.gpu_name} has {have[0]}.{have[1]}. Fix: pulumi config set instanceSpec "
+               "g2.1 (an A100), or pick another method")
+    return list(p)

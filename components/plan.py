@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            "dtype": args.dtype, "modelParamsBillion": args.params_billion,
            "gpuMemoryUtilization": args.gpu_memory_utilization, "modelRevision": args.revision,
            "vllmImage": args.vllm_image, "instanceSpec": platform.AUTO_INSTANCE_SPEC}
-    shape, refused = read_shape(ModelShape, raw, lambda key: "is not a model setting")
+    shape, refused = read_shape(ModelShape, raw, "a model setting")
     parser = Problems(refused)
     base = parse_model(shape, parser, name="plan", suffix="", default_alias="vllm-plan")
     if parser:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import pulumi
+from pydantic.alias_generators import to_snake
 
 from components.cloud.endpoints import ENDPOINT_KEYS
 from components.cloud.http import Endpoints
@@ -24,7 +25,6 @@ from components.config_parsing import (
     ConfigProblem,
     Problems,
     RawConfig,
-    close_key,
     stack_slug,
 )
 from components.model_settings import MODEL_KEYS, ONE_MODEL_NAME, ModelSettings, listed_models, parse_model
@@ -39,9 +39,9 @@ class Settings(SharedShape):
 
     @property
     def endpoints(self) -> Endpoints:
-        given = self.model_dump(by_alias=True, include={field for field in type(self).model_fields
-                                                         if field.endswith("_endpoint")})
-        return Endpoints(**{attr: given[key] for attr, key in ENDPOINT_KEYS.items() if given[key]})
+        """The APIs' URLs: each as set, or the public one."""
+        given = {attr: getattr(self, to_snake(key)) for attr, key in ENDPOINT_KEYS.items()}
+        return Endpoints(**{attr: url.rstrip("/") for attr, url in given.items() if url})
 
     @property
     def one_model_form(self) -> bool:
@@ -57,12 +57,6 @@ class Settings(SharedShape):
     def what_is_served(self) -> str:
         """For descriptions: the served model name, or how many models there are."""
         return self.models[0].served_model_name if len(self.models) == 1 else f"{len(self.models)} models"
-
-
-def _not_a_setting(key: str) -> str:
-    """A key this stack does not read would be ignored silently: a misspelling deploys the default."""
-    return ("is not a setting of this stack, so it would be ignored. "
-            + close_key(key, CONFIG_KEYS, "(the settings are listed in Pulumi.yaml)"))
 
 
 def _folder_name(p: Problems, shape: StackShape, stack: str, cloud_id: str | None) -> str:
@@ -104,7 +98,7 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
 
     Checks that read a refused value are skipped by the caller, so a default never passes for the
     user's choice (`components/preview.py`)."""
-    shape, refused = read_shape(StackShape, {**raw, "huggingFaceToken": hugging_face_token}, _not_a_setting)
+    shape, refused = read_shape(StackShape, {**raw, "huggingFaceToken": hugging_face_token})
     p = Problems(refused)
     if shape.models or p.refused("models"):
         # A top-level model key is refused as ignored (listed_models), whatever it holds.
@@ -127,15 +121,11 @@ CONFIG_KEYS: tuple[str, ...] = ("models", *(key for key in keys_of(StackShape) i
 
 
 def read_settings() -> tuple[Settings, list[ConfigProblem]]:
-    """Read the current stack's config through Pulumi and validate it."""
-    config = pulumi.Config(NAMESPACE)
-    raw = {key: config.get(key) for key in CONFIG_KEYS if key != "huggingFaceToken"}
-    # Keys this stack does not read are passed on too, so that a misspelled one is refused: every key
-    # the engine hands the program is in its PULUMI_CONFIG.
-    raw |= {key: pulumi.runtime.get_config(f"{NAMESPACE}:{key}")
-            for key in (full.split(":", 1)[1] for full in pulumi.runtime.get_config_env()
-                        if full.startswith(f"{NAMESPACE}:"))
-            if key not in CONFIG_KEYS}
+    """Read the current stack's config as the engine hands it over (PULUMI_CONFIG, with every key, so
+    that a misspelled one is refused too) and validate it."""
+    prefix = f"{NAMESPACE}:"
+    raw = {key.removeprefix(prefix): value for key, value in pulumi.runtime.get_config_env().items()
+           if key.startswith(prefix) and key != f"{prefix}huggingFaceToken"}
     # The Yandex provider falls back to YC_CLOUD_ID the same way.
     cloud_id = pulumi.Config("yandex").get("cloudId") or os.environ.get("YC_CLOUD_ID")
     token = read_hugging_face_token()
