@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import pulumi
@@ -88,11 +89,8 @@ def _switch(value: Any) -> Any:
 
 def _strings(value: Any) -> Any:
     """A list given as the JSON text Pulumi config holds (the one-model form), or as a list (an entry)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return value
+    with suppress(json.JSONDecodeError, TypeError):
+        value = json.loads(value)
     return tuple(value) if isinstance(value, list) else value
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from typing import Any
 
 from components import platform
@@ -145,28 +144,25 @@ def _entry_name(p: Problems, name: str, index: int) -> str:
 def _group_problems(models: list[ModelSettings]) -> list[ConfigProblem]:
     """Names are unique; entries sharing an alias serve one model name and split 100% of its traffic."""
     problems: list[ConfigProblem] = []
-    seen: dict[str, int] = {}
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, model in enumerate(models):
-        if model.name in seen:
+    names = [model.name for model in models]
+    for index, name in enumerate(names):
+        if names.index(name) < index:
             problems.append(ConfigProblem(
-                f"models[{index}].name", model.name, f"is the name of models[{seen[model.name]}] too; names "
+                f"models[{index}].name", name, f"is the name of models[{names.index(name)}] too; names "
                 f"must differ. Fix: pulumi config set --path {_path(index, 'name')} "
-                f"{model.name[:ENTRY_NAME_LENGTH - 1]}2", model.name))
-        seen.setdefault(model.name, index)
-        groups[model.alias_name].append(index)
-    for alias, members in groups.items():
+                f"{name[:ENTRY_NAME_LENGTH - 1]}2", name))
+    for alias in dict.fromkeys(model.alias_name for model in models):
+        members = [index for index, model in enumerate(models) if model.alias_name == alias]
         shares = [models[i].traffic_percent for i in members]
         last = members[-1]
         if sum(shares) != 100:
-            split = _even_split(len(members))
-            fix = " && ".join(f"pulumi config set --path {_path(i, 'trafficPercent')} {share}"
-                              for i, share in zip(members, split, strict=True))
-            names = ", ".join(models[i].name for i in members)
+            share, rest = divmod(100, len(members))
+            fix = " && ".join(f"pulumi config set --path {_path(i, 'trafficPercent')} "
+                              f"{share + rest * (i == members[0])}" for i in members)
             problems.append(ConfigProblem(
-                f"models[{last}].trafficPercent", shares,
-                f"the trafficPercent of the entries of alias {alias} ({names}) add up to {sum(shares)}, "
-                f"not 100. Fix: {fix}", models[last].name))
+                f"models[{last}].trafficPercent", shares, f"the trafficPercent of the entries of alias "
+                f"{alias} ({', '.join(models[i].name for i in members)}) add up to {sum(shares)}, not 100. "
+                f"Fix: {fix}", models[last].name))
         served = {models[i].served_model_name for i in members}
         if len(served) > 1:
             problems.append(ConfigProblem(
@@ -176,11 +172,6 @@ def _group_problems(models: list[ModelSettings]) -> list[ConfigProblem]:
                 f"config set --path {_path(last, 'servedModelName')} {models[members[0]].served_model_name}",
                 models[last].name))
     return problems
-
-
-def _even_split(count: int) -> list[int]:
-    share, rest = divmod(100, count)
-    return [share + rest, *[share] * (count - 1)]
 
 
 def _checked_extra_args(p: Problems, items: tuple[str, ...], image: str) -> tuple[str, ...]:

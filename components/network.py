@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_yandex_marketmaker as yandex
 
-from components.settings import ConfigProblem, Settings
+from components.config_parsing import ConfigProblem
+from components.settings import Settings
 
 
 @dataclass(frozen=True)

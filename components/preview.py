@@ -17,6 +17,7 @@ import pulumi
 from components.cloud.credentials import CredentialsError
 from components.cloud.http import ApiError
 from components.cloud.provider import program_client
+from components.config_parsing import ID_SOURCES, ConfigError, ConfigProblem, stack_slug
 from components.cost import StackCost, spend_cap_message, stack_cost
 from components.datasphere.api import DatasphereClient
 from components.datasphere.contract import HOLDS, UNKNOWN, Finding, check_contract
@@ -26,7 +27,7 @@ from components.model_settings import ENTRY_KEYS, ModelSettings
 from components.network import ExistingSubnet, find_subnet
 from components.preflight import model_problems
 from components.registry import registry_problems
-from components.settings import ID_SOURCES, ConfigError, ConfigProblem, Settings, stack_slug
+from components.settings import Settings
 
 # The settings each check reads.
 PREFLIGHT_READS = frozenset({"model", "modelRevision", "weights", "modelParamsBillion", "quantization",

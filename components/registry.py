@@ -18,7 +18,8 @@ from components.cloud.http import ApiError
 from components.cloud.provider import program_client
 from components.cloudregistry.api import CloudRegistryClient
 from components.cloudregistry.registry import CloudRegistry
-from components.settings import ConfigProblem, Settings
+from components.config_parsing import ConfigProblem
+from components.settings import Settings
 
 FIX_OWN_REGISTRY = "or pulumi config rm registryId to let the stack create its own"
 

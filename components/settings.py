@@ -1,8 +1,8 @@
 """The stack's configuration as a typed, validated model.
 
-`parse_settings` turns the raw config strings into `Settings` or raises one `ConfigError`
-that lists every bad key with its value and the fix. It knows nothing of Pulumi resources,
-so it runs (and is tested) before anything is created. What each model reads is parsed in
+`settings_and_problems` turns the raw config strings into `Settings` and every problem found, each
+with the key, its value and the fix (one `ConfigError` shows them all). It knows nothing of Pulumi
+resources, so it runs (and is tested) before anything is created. What each model reads is parsed in
 components/model_settings.py; this module holds what the models share.
 """
 
@@ -21,7 +21,6 @@ from components.config_parsing import (
     NAMESPACE,
     PLACEHOLDER_IDS,
     RESOURCE_NAME,
-    ConfigError,
     ConfigProblem,
     Problems,
     RawConfig,
@@ -79,16 +78,6 @@ def _folder_name(p: Problems, shape: StackShape, stack: str, cloud_id: str | Non
         p.fail("yandex:cloudId", cloud_id, "is the example id from Pulumi.dev.yaml, not yours. Fix: "
                f"pulumi config set yandex:cloudId <id from {ID_SOURCES['yandex:cloudId']}>")
     return folder_name
-
-
-def parse_settings(raw: RawConfig, *, stack: str, cloud_id: str | None,
-                   hugging_face_token: pulumi.Output[str] | None = None) -> Settings:
-    """Validate raw config strings (`Pulumi.yaml` defaults already applied) into `Settings`."""
-    settings, problems = settings_and_problems(raw, stack=stack, cloud_id=cloud_id,
-                                               hugging_face_token=hugging_face_token)
-    if problems:
-        raise ConfigError(problems)
-    return settings
 
 
 def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.client import ClientAccess, ClientAccessArgs, curl_example
+from components.config_parsing import stack_slug
 from components.cost import StackCost
 from components.datasphere.api import alias_full_name, alias_headers
 from components.datasphere.component import Datasphere, DatasphereArgs, NodeFoundation, alias_groups
@@ -16,7 +17,7 @@ from components.model_settings import ModelSettings
 from components.network import Network, NetworkArgs
 from components.preview import Checked
 from components.registry import Registry, RegistryArgs
-from components.settings import Settings, stack_slug
+from components.settings import Settings
 
 # The outputs of one model, at the top of the stack's outputs while it serves just one.
 ONE_MODEL_OUTPUTS = ("imageRef", "modelRevision", "instanceSpec", "nodeId", "aliasFullName",

@@ -32,11 +32,11 @@ import pytest
 
 from components.image import TOKEN_SECRET_ID, build_args
 from components.model_settings import ModelSettings
-from components.settings import parse_settings
 from tests.fake_hub import GRANTED_TOKEN, fake_hub
 from tests.program import ROOT
 from tests.real_vllm import SERVED, free_port, make_tiny_model, models_answer, on_loopback_port
 from tests.real_vllm import unavailable as real_vllm_unavailable
+from tests.stack_config import parse_settings
 
 # The engine package's own 20.10 client: a newer docker client elsewhere on PATH wants the buildx plugin.
 DOCKER = "/usr/bin/docker"

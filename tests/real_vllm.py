@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from components.settings import parse_settings
 from components.vllm_command import managed_args
 from tests.program import ROOT
+from tests.stack_config import parse_settings
 
 VENV = ROOT / ".venv-vllm"
 PYTHON = VENV / "bin" / "python"

@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from components import platform
+from components.config_parsing import ConfigError
 from components.preflight import by_price, check_model, choose_configuration, on_configuration
-from components.settings import ConfigError
 from tests.models import TOKEN, models_config
 from tests.program import PROJECT, run_program
 from tests.test_preflight import SM70_IMAGE, Warnings, recorded, settings

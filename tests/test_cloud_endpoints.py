@@ -7,8 +7,8 @@ import pytest
 
 from components.cloud.endpoints import EndpointConfigError, endpoints_from, timing_from
 from components.cloud.provider import client_from
+from components.config_parsing import ConfigError
 from components.datasphere.api import DatasphereClient
-from components.settings import ConfigError
 from tests.test_settings import parse
 
 

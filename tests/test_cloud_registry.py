@@ -11,7 +11,7 @@ import pytest
 from components.cloud.http import Endpoints, Timing
 from components.cloudregistry.access_binding import RegistryAccessBindingProvider
 from components.cloudregistry.api import CloudRegistryClient
-from components.settings import ConfigError
+from components.config_parsing import ConfigError
 from tests.cloud import (
     EVERYTHING,
     FAST,

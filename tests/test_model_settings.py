@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from components.config_parsing import ConfigError
 from components.model_settings import ENTRY_NAME_LENGTH, MODEL_KEY_DEFAULTS, MODEL_KEYS
-from components.settings import ConfigError, Settings, parse_settings
+from components.settings import Settings
 from tests.program import PROJECT, project_defaults
+from tests.stack_config import parse_settings
 
 SHARED = {"datasphereProjectId": "bt1project0000000000"}
 CLOUD = "b1gcloud000000000000"

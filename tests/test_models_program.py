@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from components.config_parsing import ConfigError
 from components.datasphere.project_settings import OWNER_LABEL
-from components.settings import ConfigError
 from tests.cloud import PROJECT_ID
 from tests.fake_datasphere import FakeDatasphere
 from tests.models import AWQ, CANARY, QWEN, THREE, TOKEN, models_config

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from components.settings import ConfigError
+from components.config_parsing import ConfigError
 from tests.cloud import FAST, deploy
 from tests.fake_datasphere import FakeDatasphere
 from tests.program import FAKE_PRIVATE_KEY, PROJECT, ProgramRun, fake_id, run_program

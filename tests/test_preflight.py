@@ -8,14 +8,15 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from components.config_parsing import ConfigError
 from components.hub import LoadedFacts
 from components.memory import GIB, ModelSize, Overhead, Plan, kv_bytes_per_token
 from components.model_facts import ModelFacts, facts_from_hub
 from components.model_settings import ModelSettings
 from components.platform import CONFIGURATIONS
 from components.preflight import check_model, check_model_fits
-from components.settings import ConfigError, parse_settings
 from tests.fake_hub import GRANTED_TOKEN, UNGRANTED_TOKEN, fake_hub, fixture
+from tests.stack_config import parse_settings
 
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 QWEN_AWQ = "Qwen/Qwen2.5-7B-Instruct-AWQ"

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from components.cloud.http import ApiError
+from components.config_parsing import ConfigError
 from components.datasphere.contract import check_contract
-from components.settings import ConfigError
 from tests.fake_datasphere import IAM_TOKEN, FakeDatasphere
 from tests.fake_hub import fake_hub
 from tests.program import PROJECT, Registration, run_program

@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from components.settings import ConfigError, parse_settings
+from components.config_parsing import ConfigError
 from components.vllm_command import serve_args_json
 from tests.fake_hub import fixture
 from tests.program import (
@@ -24,6 +24,7 @@ from tests.program import (
     plain_strings,
     run_program,
 )
+from tests.stack_config import parse_settings
 
 Y = "yandex:index/"
 FOLDER = f"{Y}resourcemanagerFolder:ResourcemanagerFolder"

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from components import platform
+from components.config_parsing import ConfigError
 from components.image import TOKEN_SECRET_ID
-from components.settings import CONFIG_KEYS, ConfigError, parse_settings
+from components.settings import CONFIG_KEYS
 from tests.program import ROOT, project_defaults, run_program
+from tests.stack_config import parse_settings
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 README = (ROOT / "README.md").read_text()

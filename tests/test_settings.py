@@ -8,8 +8,10 @@ import re
 import pytest
 
 from components import platform
+from components.config_parsing import ConfigError
 from components.model_settings import ModelSettings
-from components.settings import ConfigError, Settings, parse_settings
+from components.settings import Settings
+from tests.stack_config import parse_settings
 
 VALID = {
     "model": "Qwen/Qwen2.5-7B-Instruct",

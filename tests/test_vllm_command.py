@@ -13,9 +13,9 @@ from types import ModuleType
 import pytest
 
 from components.model_settings import ModelSettings
-from components.settings import parse_settings
 from components.vllm_command import managed_args, serve_args, serve_args_json
 from tests.program import ROOT
+from tests.stack_config import parse_settings
 
 VOLTA_IMAGE = "registry.yandexcloud.net/cn100000000000000000/vllm-volta:v0.8.5"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components import platform
-from components.settings import ConfigError, parse_settings
+from components.config_parsing import ConfigError
 from components.vllm_flags import (
     MANAGED_FLAGS,
     REFUSED_FLAGS,
@@ -26,6 +26,7 @@ from components.vllm_flags import (
 )
 from tests.program import ROOT
 from tests.real_vllm import PYTHON, stack_command, tier_env, unavailable
+from tests.stack_config import parse_settings
 
 # Mistakes and good flags, each a whole extraVllmArgs; the real tier checks the verdicts against vLLM.
 CORPUS = [

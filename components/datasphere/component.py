@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import pulumi
 
 from components import platform
+from components.config_parsing import stack_slug
 from components.datasphere.alias import Alias
 from components.datasphere.api import alias_full_name
 from components.datasphere.node import Node
 from components.datasphere.project_settings import ProjectSettings
 from components.datasphere.secret import ProjectSecret
 from components.model_settings import ModelSettings
-from components.settings import Settings, stack_slug
+from components.settings import Settings
 
 HEALTH_PATH = "/health"
 IDLE_TIMEOUT_SECONDS = 300
