@@ -8,11 +8,13 @@ the value and the fix, and the key falls back to its default for the rules betwe
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from functools import partial
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import pulumi
@@ -31,13 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from components import platform
 from components.cloud.endpoints import ENDPOINT_DEFAULTS, MAX_POLL_INTERVAL_SECONDS, url_problem
-from components.config_parsing import (
-    RETIRED_CONTAINER_REGISTRY,
-    ConfigProblem,
-    close_key,
-    cloud_id_problem,
-    not_one_of,
-)
+from components.config_parsing import RETIRED_CONTAINER_REGISTRY, ConfigProblem, cloud_id_problem, not_one_of
 
 Shape = TypeVar("Shape", bound="ConfigShape")
 
@@ -150,17 +146,13 @@ def _private_network(cidr: str) -> str | None:
         f"must be a private range (RFC 1918) from /16 to /28. {fix}")
 
 
-def _cloud_id(key: str) -> AfterValidator:
-    return _rule(lambda value: cloud_id_problem(key, value))
-
-
 def _endpoint(key: str) -> AfterValidator:
     def problem(url: str) -> str | None:
         fix = f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
         if platform.RETIRED_REGISTRY_HOST in url:
             return f"{RETIRED_CONTAINER_REGISTRY} {fix}"
-        problem = url_problem(url)
-        return None if problem is None else f"{problem}. {fix}"
+        wrong = url_problem(url)
+        return None if wrong is None else f"{wrong}. {fix}"
 
     return _rule(problem)
 
@@ -208,12 +200,12 @@ class SharedShape(ConfigShape):
     """The keys the models of a stack share."""
 
     zone: Literal[platform.ZONES] = platform.ZONES[0]  # type: ignore[valid-type]
-    folder_id: Annotated[str, _cloud_id("folderId")] | None = None
+    folder_id: Annotated[str, _rule(partial(cloud_id_problem, "folderId"))] | None = None
     folder_name: str = ""
-    subnet_id: Annotated[str, _cloud_id("subnetId")] | None = None
+    subnet_id: Annotated[str, _rule(partial(cloud_id_problem, "subnetId"))] | None = None
     subnet_cidr: Annotated[str, _rule(_private_network)] = "10.130.0.0/24"
     registry_id: Annotated[str, _rule(_registry_id)] | None = None
-    datasphere_project_id: Annotated[str, _cloud_id("datasphereProjectId")] = ""
+    datasphere_project_id: Annotated[str, _rule(partial(cloud_id_problem, "datasphereProjectId"))] = ""
     adopt_project_settings: Switch = False
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 180
     ready_timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
@@ -263,6 +255,16 @@ def read_shape(shape: type[Shape], raw: Mapping[str, Any], what: str = "a settin
                 problems[key] = ConfigProblem(key, given[key], message)
         rest = {key: value for key, value in given.items() if key not in problems}
         return shape.model_validate(rest), list(problems.values())
+
+
+def close_key(key: str, known: Sequence[str], listed: str) -> str:
+    """What to tell of a key nobody reads: the known key it probably means, and the fix."""
+    same_but_case = [name for name in known if name.lower() == key.lower()]
+    guesses = same_but_case or difflib.get_close_matches(key, known, 1)
+    if guesses:
+        return (f"Did you mean {guesses[0]}? Fix: pulumi config rm {key} && "
+                f"pulumi config set {guesses[0]} <value>")
+    return f"Fix: pulumi config rm {key} {listed}"
 
 
 def _refusal(shape: type[ConfigShape], key: str, item: Any) -> str:

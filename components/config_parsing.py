@@ -45,16 +45,6 @@ def stack_slug(stack: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")[:30] or "stack"
 
 
-def close_key(key: str, known: Sequence[str], listed: str) -> str:
-    """What to tell of a key nobody reads: the known key it probably means, and the fix."""
-    same_but_case = [name for name in known if name.lower() == key.lower()]
-    guesses = same_but_case or difflib.get_close_matches(key, known, 1)
-    if guesses:
-        return (f"Did you mean {guesses[0]}? Fix: pulumi config rm {key} && "
-                f"pulumi config set {guesses[0]} <value>")
-    return f"Fix: pulumi config rm {key} {listed}"
-
-
 @dataclass(frozen=True)
 class ConfigProblem:
     key: str

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import yaml
 from google.protobuf import json_format
-from pulumi.runtime import mocks, settings
+from pulumi.runtime import mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "vllm-datasphere"
@@ -196,13 +196,13 @@ def run_program(config: dict[str, Any] | None = None, *, preview: bool = False,
 
     fake = FakeYandex(subnets or {}, route_tables or {})
     monitor = RecordingMonitor(fake, registrations if registrations is not None else [])
-    settings.ROOT.set(None)
+    pulumi.runtime.reset_options(project=PROJECT, stack="dev", preview=preview)
     pulumi.runtime.set_mocks(fake, project=PROJECT, stack="dev", preview=preview, monitor=monitor)
     result: dict[str, Any] = {}
 
     def program() -> pulumi.Output[Any]:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        exported = settings.get_root_resource().outputs
+        exported = pulumi.runtime.get_root_resource().outputs
 
         async def resolve() -> None:
             for name, value in exported.items():
