@@ -303,3 +303,46 @@ def test_a_registry_id_is_opaque_and_optional() -> None:
 def test_a_digest_pinned_official_image_is_accepted() -> None:
     image = "vllm/vllm-openai@sha256:" + "a" * 64
     assert parse_model(vllmImage=image).vllm_image == image
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"folderId": "not-an-id"}, "folderId"),
+    ({"folderId": "not-an-id", "yandex:cloudId": None}, "folderId"),
+    ({"datasphereProjectId": "short"}, "datasphereProjectId"),
+    ({"model": "not a model id"}, "model"),
+    ({"registryId": "cr.yandex/crp0000"}, "registryId"),
+])
+def test_a_refused_value_is_one_problem_not_a_second_about_its_stand_in(raw: dict[str, str | None],
+                                                                        key: str) -> None:
+    """The default standing in for a refused value is not judged again: no "is required", no folder
+    to create for a refused folderId."""
+    assert [problem.key for problem in problems_of(raw)] == [key]
+
+
+def test_a_value_of_the_wrong_type_in_an_entry_is_named_with_its_path() -> None:
+    entries = [{"name": "chat", "model": ["Qwen/Qwen2.5-7B-Instruct"]}]
+    [problem] = problems_of({"model": None, "models": json.dumps(entries)})
+    assert (problem.key, problem.value) == ("models[0].model", ["Qwen/Qwen2.5-7B-Instruct"])
+    assert problem.message == ("input should be a valid string. Fix: pulumi config set --path "
+                               "'models[0].model' <value>")
+
+
+def test_models_that_are_not_json_are_refused_alone() -> None:
+    [problem] = problems_of({"model": None, "models": '[{"name": "chat"'})
+    assert problem.key == "models"
+    assert problem.message.startswith("must be a list of objects, one a model.")
+
+
+def test_a_bad_top_level_model_key_beside_models_is_only_said_to_be_ignored() -> None:
+    entries = [{"name": "chat", "model": "Qwen/Qwen2.5-7B-Instruct"}]
+    [problem] = problems_of({"model": None, "models": json.dumps(entries), "maxModelLen": "lots"})
+    assert problem.key == "maxModelLen"
+    assert problem.message.startswith("is a setting of one model, but models is set, so it would be ignored.")
+
+
+def test_settings_and_models_are_frozen_typed_models() -> None:
+    settings = parse(maxModelLen="8192")
+    with pytest.raises(ValueError, match="frozen"):
+        settings.models[0].max_model_len = 1  # type: ignore[misc]
+    assert settings.models[0].model_copy(update={"max_model_len": 4096}).max_model_len == 4096
+    assert settings.models[0].max_model_len == 8192
