@@ -69,8 +69,8 @@ class VllmDatasphere(pulumi.ComponentResource):
             registry_login=settings.node_registry_login,
             registry_password=identity.node_login_secret,
         )
-        self.datasphere = Datasphere(base, DatasphereArgs(
-            stack=stack, settings=settings, foundation=self.foundation,
+        self.datasphere = Datasphere(base, DatasphereArgs.from_settings(
+            settings, stack=stack, foundation=self.foundation,
             image_refs={n: image.image_ref for n, image in self.images.items()},
             min_units_per_hour=checked.cost.rollout_units_per_hour, labels=labels), opts=child)
         self.client = (ClientAccess(f"{base}-client", ClientAccessArgs(folder.folder_id,

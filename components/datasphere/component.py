@@ -51,15 +51,38 @@ class NodeFoundation:
 
 @dataclass(frozen=True)
 class DatasphereArgs:
-    """Everything the DataSphere part is made from: the stack's settings it reads, what it stands on,
-    each model's image, and the most the stack's nodes use in an hour (for the spend cap's check)."""
+    """Everything the DataSphere part is made from: the project and its spend cap (with the most the
+    stack's nodes use in an hour, for the cap's check), the models and how their nodes run, what they
+    stand on, and each model's image."""
 
     stack: str
-    settings: Settings
+    project_id: str
+    adopt_project_settings: bool
+    max_units_per_hour: int
+    min_units_per_hour: int
+    models: tuple[ModelSettings, ...]
+    one_model_form: bool
+    zone: str
+    request_timeout_seconds: int
+    ready_timeout_minutes: float
+    keep_failed_node: bool
+    node_api_url: str
     foundation: NodeFoundation
     image_refs: Mapping[str, pulumi.Output[str]]
-    min_units_per_hour: int
     labels: Mapping[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, stack: str, foundation: NodeFoundation,
+                      image_refs: Mapping[str, pulumi.Output[str]], min_units_per_hour: int,
+                      labels: Mapping[str, str]) -> DatasphereArgs:
+        return cls(stack=stack, project_id=settings.datasphere_project_id,
+                   adopt_project_settings=settings.adopt_project_settings,
+                   max_units_per_hour=settings.max_units_per_hour, min_units_per_hour=min_units_per_hour,
+                   models=settings.models, one_model_form=settings.one_model_form, zone=settings.zone,
+                   request_timeout_seconds=settings.request_timeout_seconds,
+                   ready_timeout_minutes=settings.ready_timeout_minutes,
+                   keep_failed_node=settings.keep_failed_node, node_api_url=settings.endpoints.node_api,
+                   foundation=foundation, image_refs=image_refs, labels=labels)
 
 
 class Datasphere(pulumi.ComponentResource):
@@ -72,15 +95,15 @@ class Datasphere(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatasphereArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vllm-datasphere:index:Datasphere", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        settings, foundation, labels = args.settings, args.foundation, dict(args.labels)
-        project_id = self.project_id = settings.datasphere_project_id
+        foundation, labels = args.foundation, dict(args.labels)
+        project_id = self.project_id = args.project_id
 
         project = ProjectSettings(
             name, project_id=project_id, service_account_id=foundation.service_account_id,
             default_folder_id=foundation.folder_id, subnet_id=foundation.subnet_id,
-            max_units_per_hour=settings.max_units_per_hour, min_units_per_hour=args.min_units_per_hour,
+            max_units_per_hour=args.max_units_per_hour, min_units_per_hour=args.min_units_per_hour,
             owner_stack=stack_slug(args.stack),
-            adopt=settings.adopt_project_settings, opts=child,
+            adopt=args.adopt_project_settings, opts=child,
         )
         # One secret a login: switching makes a new secret and a new node, the old ones go after.
         login = foundation.registry_login
@@ -96,7 +119,7 @@ class Datasphere(pulumi.ComponentResource):
         needed_by_node: list[pulumi.Resource] = [project, pull_key]
 
         self.nodes = {}
-        for model in settings.models:
+        for model in args.models:
             node_base = f"{name}{model.resource_suffix}"
             image_ref = args.image_refs[model.name]
             self.nodes[model.name] = Node(node_base, {
@@ -109,29 +132,29 @@ class Datasphere(pulumi.ComponentResource):
                 "registryUsername": login,
                 "passwordSecretName": self.secret_name,
                 "port": platform.VLLM_PORT,
-                "requestTimeoutSeconds": settings.request_timeout_seconds,
+                "requestTimeoutSeconds": args.request_timeout_seconds,
                 "idleTimeoutSeconds": IDLE_TIMEOUT_SECONDS,
                 "healthPath": HEALTH_PATH,
                 "instanceSpec": model.instance_spec,
-                "zone": settings.zone,
+                "zone": args.zone,
                 "instanceCount": model.instance_count,
                 "subnetId": foundation.subnet_id,
                 "aclFolderIds": [foundation.folder_id],
                 "servedModelName": model.served_model_name,
-                "readyTimeoutMinutes": settings.ready_timeout_minutes,
-                "keepFailedNode": settings.keep_failed_node,
+                "readyTimeoutMinutes": args.ready_timeout_minutes,
+                "keepFailedNode": args.keep_failed_node,
             }, opts=pulumi.ResourceOptions(parent=self, depends_on=needed_by_node))
 
         # The one-model form's alias keeps its resource name; in `models`, an alias is named by its
         # alias name, so it stays while the entries behind it come and go.
         self.aliases = {
-            alias: Alias(name if settings.one_model_form else alias, project_id=project_id,
+            alias: Alias(name if args.one_model_form else alias, project_id=project_id,
                          folder_id=foundation.folder_id, alias_name=alias,
                          nodes=[{"nodeId": self.nodes[m.name].id, "trafficPercent": m.traffic_percent}
                                 for m in members],
                          public=False, opts=child)
-            for alias, members in alias_groups(settings.models).items()
+            for alias, members in alias_groups(args.models).items()
         }
-        self.endpoint_url = f"{settings.endpoints.node_api}/v1"
+        self.endpoint_url = f"{args.node_api_url}/v1"
         self.register_outputs({"nodeIds": {n: node.id for n, node in self.nodes.items()},
                                "aliasFullNames": [alias_full_name(a) for a in self.aliases]})
