@@ -32,7 +32,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components import platform
-from components.cloud.endpoints import ENDPOINT_DEFAULTS, MAX_POLL_INTERVAL_SECONDS, url_problem
+from components.cloud.endpoints import MAX_POLL_INTERVAL_SECONDS, endpoint_fix, endpoint_problem
 from components.config_parsing import RETIRED_CONTAINER_REGISTRY, ConfigProblem, cloud_id_problem, not_one_of
 
 Shape = TypeVar("Shape", bound="ConfigShape")
@@ -52,7 +52,7 @@ NUMBERS = {
     "requestTimeoutSeconds": ("a whole number of seconds from 1 to 3600", "180"),
     "readyTimeoutMinutes": ("a number of minutes above 0 (fractions allowed)", "30"),
     "maxUnitsPerHour": ("a whole number of compute units per hour (0: no cap)", "20"),
-    "pollIntervalSeconds": ("a number of seconds above 0 and at most 60", "10"),
+    "pollIntervalSeconds": (f"a number of seconds above 0 and at most {MAX_POLL_INTERVAL_SECONDS:g}", "10"),
 }
 # The refusals of the lists.
 LISTS = {
@@ -148,11 +148,9 @@ def _private_network(cidr: str) -> str | None:
 
 def _endpoint(key: str) -> AfterValidator:
     def problem(url: str) -> str | None:
-        fix = f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
         if platform.RETIRED_REGISTRY_HOST in url:
-            return f"{RETIRED_CONTAINER_REGISTRY} {fix}"
-        wrong = url_problem(url)
-        return None if wrong is None else f"{wrong}. {fix}"
+            return f"{RETIRED_CONTAINER_REGISTRY} {endpoint_fix(key)}"
+        return endpoint_problem(key, url)
 
     return _rule(problem)
 

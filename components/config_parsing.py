@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 import pulumi
 
 from components import platform
-
-NAMESPACE = "vllm-datasphere"
+from components.cloud.endpoints import NAMESPACE
 
 RawConfig = Mapping[str, str | None]
 

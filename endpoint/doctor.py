@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.cloud.credentials import CredentialsError, token_source
-from components.cloud.endpoints import endpoints_from
+from components.cloud.endpoints import NAMESPACE, endpoints_from
 from components.cloud.http import ApiError, HttpAnswer, Timing, observed
 from components.cloudregistry.api import CloudRegistryClient
 from components.config_files import stack_config
@@ -38,7 +38,6 @@ from components.datasphere.contract import (
 )
 from components.hub import HubAccess, HubAccessError, load_model_facts
 
-NAMESPACE = "vllm-datasphere"
 BOGUS_NODE = "doctor-no-such-node"
 REMOVED = "[removed]"
 # JSON fields whose values are secrets, and token shapes that may stand anywhere in a text.

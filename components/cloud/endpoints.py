@@ -10,6 +10,7 @@ from typing import Any
 
 from components.cloud.http import Endpoints, Timing
 
+# The project's config namespace (Pulumi.yaml `name`): every key of the stack is `vllm-datasphere:<key>`.
 NAMESPACE = "vllm-datasphere"
 # Each attribute of `Endpoints`, by its config key.
 ENDPOINT_KEYS = {
@@ -30,11 +31,15 @@ class EndpointConfigError(ValueError):
     """A stack config value the providers cannot work with; says the key, the value and the fix."""
 
 
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be an endpoint, or None."""
+def endpoint_fix(key: str) -> str:
+    return f"Fix: pulumi config rm {key} (default {ENDPOINT_DEFAULTS[key]})"
+
+
+def endpoint_problem(key: str, url: str) -> str | None:
+    """Why `url` cannot be the endpoint `key` names, with the fix, or None."""
     if url.startswith("https://") or _LOOPBACK_URL.match(url):
         return None
-    return "must be an https:// URL (http:// only on loopback)"
+    return f"must be an https:// URL (http:// only on loopback). {endpoint_fix(key)}"
 
 
 def poll_interval_problem(value: float) -> str | None:
@@ -48,10 +53,9 @@ def endpoints_from(config: Any) -> Endpoints:
     chosen = {}
     for attr, key in ENDPOINT_KEYS.items():
         url = config.get(f"{NAMESPACE}:{key}") or ENDPOINT_DEFAULTS[key]
-        problem = url_problem(url)
+        problem = endpoint_problem(key, url)
         if problem is not None:
-            raise EndpointConfigError(f"{NAMESPACE}:{key} = {url!r} {problem}. Fix: pulumi config rm {key} "
-                                      f"(default {ENDPOINT_DEFAULTS[key]})")
+            raise EndpointConfigError(f"{NAMESPACE}:{key} = {url!r} {problem}")
         chosen[attr] = url.rstrip("/")
     return Endpoints(**chosen)
 
