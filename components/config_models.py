@@ -1,4 +1,4 @@
-"""The config's shape as pydantic models: each key's type, default and own rule; unknown keys.
+"""The config's keys as pydantic models: each key's type, default and own rule; unknown keys.
 
 Pulumi hands the program strings (and a `models` entry's JSON values); pydantic reads them into typed
 fields and checks each against its rule. A value it refuses becomes a `ConfigProblem` that names the key,
@@ -35,7 +35,7 @@ from components import platform
 from components.cloud.endpoints import MAX_POLL_INTERVAL_SECONDS, endpoint_fix, endpoint_problem
 from components.config_parsing import RETIRED_CONTAINER_REGISTRY, ConfigProblem, cloud_id_problem, not_one_of
 
-Shape = TypeVar("Shape", bound="ConfigShape")
+KeysT = TypeVar("KeysT", bound="ConfigKeys")
 
 _HF_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _HF_MODEL_ID = re.compile(rf"^(?:{_HF_PART}/)?{_HF_PART}$")
@@ -155,12 +155,12 @@ def _endpoint(key: str) -> AfterValidator:
     return _rule(problem)
 
 
-class ConfigShape(BaseModel):
+class ConfigKeys(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True, protected_namespaces=(),
                               coerce_numbers_to_str=True, arbitrary_types_allowed=True)
 
 
-class ModelShape(ConfigShape):
+class ModelKeys(ConfigKeys):
     """The keys of one model: at the top of the config (the one-model form) or in a `models` entry.
     Blank names (`model`, `servedModelName`, `aliasName`) are resolved by components/model_settings.py."""
 
@@ -187,14 +187,14 @@ class ModelShape(ConfigShape):
     alias_name: str = ""
 
 
-class EntryShape(ModelShape):
+class EntryKeys(ModelKeys):
     """An entry of `models`: a model's keys, its name, and its share of its alias's traffic."""
 
     name: str = ""
     traffic_percent: Annotated[int, Field(ge=0, le=100)] = 100
 
 
-class SharedShape(ConfigShape):
+class SharedKeys(ConfigKeys):
     """The keys the models of a stack share."""
 
     zone: Literal[platform.ZONES] = platform.ZONES[0]  # type: ignore[valid-type]
@@ -222,20 +222,20 @@ class SharedShape(ConfigShape):
     node_registry_login: Literal[tuple(platform.NODE_REGISTRY_LOGINS)] = platform.REGISTRY_USERNAME  # type: ignore[valid-type]
 
 
-class StackShape(SharedShape, ModelShape):
+class StackKeys(SharedKeys, ModelKeys):
     """Every key of the stack: the one-model form's, those the models share, and `models` (JSON text,
     read entry by entry)."""
 
     models: Json[list[dict[str, Any]]] = []
 
 
-def keys_of(shape: type[ConfigShape]) -> tuple[str, ...]:
+def keys_of(shape: type[ConfigKeys]) -> tuple[str, ...]:
     """The config keys a shape reads, in the order it declares them."""
     return tuple(field.alias or name for name, field in shape.model_fields.items())
 
 
-def read_shape(shape: type[Shape], raw: Mapping[str, Any], what: str = "a setting of this stack",
-               listed: str = "(the settings are listed in Pulumi.yaml)") -> tuple[Shape, list[ConfigProblem]]:
+def read_keys(shape: type[KeysT], raw: Mapping[str, Any], what: str = "a setting of this stack",
+               listed: str = "(the settings are listed in Pulumi.yaml)") -> tuple[KeysT, list[ConfigProblem]]:
     """`raw` read into `shape` (blank values unset), with a default for every refused value, and a
     problem for each refused value and each key the shape does not read, which would be ignored
     silently (a misspelling deploys the default): `what` the keys are, and where they are `listed`."""
@@ -265,7 +265,7 @@ def close_key(key: str, known: Sequence[str], listed: str) -> str:
     return f"Fix: pulumi config rm {key} {listed}"
 
 
-def _refusal(shape: type[ConfigShape], key: str, item: Any) -> str:
+def _refusal(shape: type[ConfigKeys], key: str, item: Any) -> str:
     if item["type"] == "config":
         return str(item["ctx"]["message"])
     if key in NUMBERS:

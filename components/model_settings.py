@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from components import platform
-from components.config_models import EntryShape, ModelShape, keys_of, read_shape
+from components.config_models import EntryKeys, ModelKeys, keys_of, read_keys
 from components.config_parsing import (
     RESOURCE_NAME,
     RETIRED_CONTAINER_REGISTRY,
@@ -25,13 +25,13 @@ from components.config_parsing import (
 from components.vllm_flags import checked_here, read_extra_args
 
 # What one model reads: top-level keys in the one-model form, keys of an entry in `models`.
-MODEL_KEYS = keys_of(ModelShape)
+MODEL_KEYS = keys_of(ModelKeys)
 ENTRY_KEYS = ("name", *MODEL_KEYS, "trafficPercent")
 # The Pulumi.yaml defaults of MODEL_KEYS as the engine passes them: with `models` set, a top-level model
 # key holding anything else was set by the user, and would be ignored.
 MODEL_KEY_DEFAULTS = {field.alias: "" if field.default is None else json.dumps(list(field.default))
                       if isinstance(field.default, tuple) else str(field.default)
-                      for field in ModelShape.model_fields.values() if field.alias}
+                      for field in ModelKeys.model_fields.values() if field.alias}
 # The name of the one model of the one-model form (in the `models` output).
 ONE_MODEL_NAME = "default"
 # Node names are vllm-<stack slug, 30 at most>-<name>-<12 digest characters>, 63 characters at most.
@@ -45,7 +45,7 @@ _IMAGE_REF = re.compile(
 _RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)")
 
 
-class ModelSettings(EntryShape):
+class ModelSettings(EntryKeys):
     """One model as it is served: its keys as read, its names resolved, `dtype` as it runs on its
     configuration. `maxModelLen` 0 is the model's own context length."""
 
@@ -73,13 +73,13 @@ class ModelSettings(EntryShape):
         return self.configuration.gpu_count
 
 
-def parse_model(shape: ModelShape, p: Problems, *, name: str, suffix: str, default_alias: str,
+def parse_model(shape: ModelKeys, p: Problems, *, name: str, suffix: str, default_alias: str,
                 traffic_percent: int = 100) -> ModelSettings:
     """One model from its keys, read (their refusals are in `p`); the problems between keys go to `p`."""
     if not shape.model and not p.refused("model"):
         p.fail("model", None, "is required. Fix: pulumi config set model Qwen/Qwen2.5-7B-Instruct")
     configuration = platform.CONFIGURATIONS.get(shape.instance_spec)
-    settings = ModelSettings.model_construct(**shape.model_dump(include=set(ModelShape.model_fields)) | {
+    settings = ModelSettings.model_construct(**shape.model_dump(include=set(ModelKeys.model_fields)) | {
         "name": name,
         "served_model_name": shape.served_model_name or shape.model,
         "dtype": shape.dtype if configuration is None else dtype_on(shape.dtype, configuration),
@@ -110,7 +110,7 @@ def listed_models(entries: list[dict[str, Any]], raw: RawConfig, stack: str, p: 
                    f"Fix: pulumi config rm {key} (and set it in each entry of models that needs it)")
     models: list[ModelSettings] = []
     for index, entry in enumerate(entries):
-        shape, refused = read_shape(EntryShape, entry, "a key of a models entry",
+        shape, refused = read_keys(EntryKeys, entry, "a key of a models entry",
                                      "(README, Several models, lists an entry's keys)")
         found = Problems(refused)
         name = _entry_name(found, shape.name, index)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import platform
-from components.config_models import ModelShape, read_shape
+from components.config_models import ModelKeys, read_keys
 from components.config_parsing import ConfigProblem, Problems
 from components.cost import configuration_rate
 from components.hub import HubAccess, HubAccessError, LoadedFacts, load_model_facts
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            "dtype": args.dtype, "modelParamsBillion": args.params_billion,
            "gpuMemoryUtilization": args.gpu_memory_utilization, "modelRevision": args.revision,
            "vllmImage": args.vllm_image, "instanceSpec": platform.AUTO_INSTANCE_SPEC}
-    shape, refused = read_shape(ModelShape, raw, "a model setting")
+    shape, refused = read_keys(ModelKeys, raw, "a model setting")
     parser = Problems(refused)
     base = parse_model(shape, parser, name="plan", suffix="", default_alias="vllm-plan")
     if parser:

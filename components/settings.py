@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_snake
 
 from components.cloud.endpoints import ENDPOINT_KEYS
 from components.cloud.http import Endpoints
-from components.config_models import SharedShape, StackShape, keys_of, read_shape
+from components.config_models import SharedKeys, StackKeys, keys_of, read_keys
 from components.config_parsing import (
     ID_SOURCES,
     NAMESPACE,
@@ -29,7 +29,7 @@ from components.config_parsing import (
 from components.model_settings import MODEL_KEYS, ONE_MODEL_NAME, ModelSettings, listed_models, parse_model
 
 
-class Settings(SharedShape):
+class Settings(SharedKeys):
     """The stack's settings, validated: what the models share as read (`folderName` resolved), the
     models, and the cloud the stack's folder is created in."""
 
@@ -58,7 +58,7 @@ class Settings(SharedShape):
         return self.models[0].served_model_name if len(self.models) == 1 else f"{len(self.models)} models"
 
 
-def _folder_name(p: Problems, shape: StackShape, stack: str, cloud_id: str | None) -> str:
+def _folder_name(p: Problems, shape: StackKeys, stack: str, cloud_id: str | None) -> str:
     """The folder the stack creates, unless `folderId` names one; a created folder needs the cloud."""
     folder_given = shape.folder_id or p.refused("folderId")
     if folder_given and shape.folder_name:
@@ -87,7 +87,7 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
 
     Checks that read a refused value are skipped by the caller, so a default never passes for the
     user's choice (`components/preview.py`)."""
-    shape, refused = read_shape(StackShape, {**raw, "huggingFaceToken": hugging_face_token})
+    shape, refused = read_keys(StackKeys, {**raw, "huggingFaceToken": hugging_face_token})
     p = Problems(refused)
     if shape.models or p.refused("models"):
         # A top-level model key is refused as ignored (listed_models), whatever it holds.
@@ -100,13 +100,13 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
     if not shape.datasphere_project_id and not p.refused("datasphereProjectId"):
         p.fail("datasphereProjectId", raw.get("datasphereProjectId"), "is required. Fix: pulumi config set "
                f"datasphereProjectId <id from {ID_SOURCES['datasphereProjectId']}>")
-    settings = Settings.model_construct(**shape.model_dump(include=set(SharedShape.model_fields)) | {
+    settings = Settings.model_construct(**shape.model_dump(include=set(SharedKeys.model_fields)) | {
         "models": models, "folder_name": folder_name, "cloud_id": cloud_id})
     return settings, p.in_order(CONFIG_KEYS)
 
 
 # In the order of Pulumi.yaml: the models, the one-model form's keys, then what the models share.
-CONFIG_KEYS: tuple[str, ...] = ("models", *(key for key in keys_of(StackShape) if key != "models"))
+CONFIG_KEYS: tuple[str, ...] = ("models", *(key for key in keys_of(StackKeys) if key != "models"))
 
 
 def read_settings() -> tuple[Settings, list[ConfigProblem]]:
