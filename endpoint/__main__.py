@@ -56,6 +56,8 @@ def _number(kind: Callable[[str], float], low: float, strict: bool) -> Callable[
 
 
 POSITIVE_INT = _number(int, 1, strict=False)
+POSITIVE = _number(float, 0, strict=True)
+NOT_NEGATIVE = _number(float, 0, strict=False)
 
 
 def levels_list(text: str) -> list[int]:
@@ -66,9 +68,6 @@ def levels_list(text: str) -> list[int]:
     if not levels or min(levels) < 1 or levels != sorted(set(levels)):
         raise argparse.ArgumentTypeError(f"{text} is not rising whole numbers from 1, e.g. 1,2,4,8")
     return levels
-
-POSITIVE = _number(float, 0, strict=True)
-NOT_NEGATIVE = _number(float, 0, strict=False)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
