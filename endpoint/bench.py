@@ -124,13 +124,14 @@ def report(summary: dict[str, Any]) -> str:
     lines = [f"{'requests':{LABEL}}{summary['requests']} at concurrency {summary['concurrency']}: "
              f"{summary['succeeded']} succeeded, {summary['failed']} failed", f"{'':{LABEL}}{header}"]
     for key, name in FIGURES:
-        row = "".join(f"{_num(summary[key][q]):>10}" for q in ("mean", "p50", "p99"))
+        row = "".join(f"{figure(summary[key][q]):>10}" for q in ("mean", "p50", "p99"))
         if side:
             theirs = server[key]
-            row += f"{_num(theirs['mean']):>14}" + "".join(f"{_num(theirs[q]):>10}" for q in ("p50", "p99"))
+            row += f"{figure(theirs['mean']):>14}" + "".join(f"{figure(theirs[q]):>10}"
+                                                             for q in ("p50", "p99"))
         lines.append(f"{name + ' (ms)':{LABEL}}{row}")
-    lines.append(f"{'throughput':{LABEL}}{_num(summary['requestsPerSecond'])} requests/s, "
-                 f"{_num(summary['outputTokensPerSecond'])} output tokens/s "
+    lines.append(f"{'throughput':{LABEL}}{figure(summary['requestsPerSecond'])} requests/s, "
+                 f"{figure(summary['outputTokensPerSecond'])} output tokens/s "
                  f"({summary['outputTokens']} tokens in {summary['durationSeconds']:.1f} s)")
     if side:
         lines.append(f"{'server':{LABEL}}{server['requests']} requests, {server['outputTokens']} output "
@@ -147,7 +148,8 @@ def report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _num(value: float | None) -> str:
+def figure(value: float | None) -> str:
+    """A figure as the tools print it: one decimal, `-` where there is none."""
     return "-" if value is None else f"{value:.1f}"
 
 

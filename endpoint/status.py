@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from components.cloud.credentials import TokenSource
 from components.cloud.http import ApiError, Endpoints, Timing
 from components.datasphere.api import DatasphereClient
+from endpoint.bench import figure
 from endpoint.metrics import MetricsError, Scrape, gauges, read_scrape, server_run
 from endpoint.openai_http import Clock, Target
 from endpoint.outputs import Endpoint
@@ -170,12 +171,9 @@ def _node_lines(node: Mapping[str, Any]) -> list[str]:
                  f"tokens/s, prefix cache hits {hits}, {run['preemptions']} preemptions")
     for key, name in LATENCIES:
         figures = run[key]
-        lines.append(f"    {name + ' (ms)':18}p50 {_num(figures['p50']):>9}   p99 {_num(figures['p99']):>9}")
+        lines.append(f"    {name + ' (ms)':18}p50 {figure(figures['p50']):>9}   "
+                     f"p99 {figure(figures['p99']):>9}")
     return lines
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def datasphere_client(outputs: Mapping[str, Any] | None, token: str, endpoints: Endpoints

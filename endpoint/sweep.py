@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from endpoint.bench import figure
+
 # Ordinary English words, each one token or two for common tokenizers: prompts of a known length
 # without the model's tokenizer. The server's count of prompt tokens is reported beside.
 WORDS = ("time", "year", "people", "way", "day", "man", "thing", "woman", "life", "child", "world",
@@ -68,9 +70,9 @@ def judge(level: dict[str, Any], slo: Slo) -> str | None:
         return f"{level['failed']} of {level['requests']} requests failed"
     ttft, tpot = level_p99(level)
     if ttft is None or ttft > slo.ttft_ms:
-        return f"p99 TTFT {_num(ttft)} ms above {slo.ttft_ms:g}"
+        return f"p99 TTFT {figure(ttft)} ms above {slo.ttft_ms:g}"
     if tpot is not None and tpot > slo.tpot_ms:
-        return f"p99 TPOT {_num(tpot)} ms above {slo.tpot_ms:g}"
+        return f"p99 TPOT {figure(tpot)} ms above {slo.tpot_ms:g}"
     return None
 
 
@@ -117,16 +119,16 @@ def sweep_report(sweep: dict[str, Any]) -> str:
     lines = [f"SLO: p99 TTFT <= {slo['ttftMsP99']:g} ms, p99 TPOT <= {slo['tpotMsP99']:g} ms "
              "(TPOT as the server timed it where /metrics was read)", head]
     for level in sweep["levels"]:
-        lines.append(f"{level['concurrency']:>5}{_num(level['requestsPerSecond']):>9}"
-                     f"{_num(_output_rate(level)):>11}{_num(level['ttftMs']['p50']):>10}"
-                     f"{_num(level['ttftMs']['p99']):>9}{_num(tpot(level, 'p50')):>10}"
-                     f"{_num(tpot(level, 'p99')):>9}"
-                     f"{_num(level['e2eLatencyMs']['p50']):>10}{_num(level['e2eLatencyMs']['p99']):>9}  "
+        lines.append(f"{level['concurrency']:>5}{figure(level['requestsPerSecond']):>9}"
+                     f"{figure(_output_rate(level)):>11}{figure(level['ttftMs']['p50']):>10}"
+                     f"{figure(level['ttftMs']['p99']):>9}{figure(tpot(level, 'p50')):>10}"
+                     f"{figure(tpot(level, 'p99')):>9}"
+                     f"{figure(level['e2eLatencyMs']['p50']):>10}{figure(level['e2eLatencyMs']['p99']):>9}  "
                      f"{'yes' if level['outOfSlo'] is None else 'no: ' + level['outOfSlo']}")
     if sweep["capacity"] is None:
         lines.append("capacity: none: even the first level is out of the SLO")
     else:
-        rate = _num(sweep["capacityOutputTokensPerSecond"])
+        rate = figure(sweep["capacityOutputTokensPerSecond"])
         lines.append(f"capacity: concurrency {sweep['capacity']}, {rate} output tokens/s within the SLO")
     cost = sweep["rubPerMillionOutputTokens"]
     lines.append(f"cost: {cost:,.2f} RUB per million output tokens at capacity ({sweep['rubPerHour']:,.2f} "
@@ -135,10 +137,6 @@ def sweep_report(sweep: dict[str, Any]) -> str:
     if sweep["stopped"]:
         lines.append(f"stopped {sweep['stopped']}")
     return "\n".join(lines)
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def sweep_svg(sweep: dict[str, Any], width: int = 640, height: int = 400) -> str:
