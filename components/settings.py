@@ -88,10 +88,10 @@ def settings_and_problems(raw: RawConfig, *, stack: str, cloud_id: str | None,
     Checks that read a refused value are skipped by the caller, so a default never passes for the
     user's choice (`components/preview.py`)."""
     shape, refused = read_keys(StackKeys, {**raw, "huggingFaceToken": hugging_face_token})
-    p = Problems(refused)
-    if shape.models or p.refused("models"):
-        # A top-level model key is refused as ignored (listed_models), whatever it holds.
-        p = Problems(problem for problem in p if problem.key not in MODEL_KEYS)
+    listed = bool(shape.models) or any(problem.key == "models" for problem in refused)
+    # With `models` set, a top-level model key is refused as ignored (listed_models), whatever it holds.
+    p = Problems(problem for problem in refused if not listed or problem.key not in MODEL_KEYS)
+    if listed:
         models = listed_models(shape.models, raw, stack, p)
     else:
         models = (parse_model(shape, p, name=ONE_MODEL_NAME, suffix="",
